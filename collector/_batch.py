@@ -1,0 +1,86 @@
+"""A columnar batch of spans: the one shape every ingest path hands to the store.
+
+The embedded exporter fills it from SDK `ReadableSpan`s, the OTLP receiver from
+decoded protobuf; the store turns it into one Arrow insert. Columns are plain
+lists so that filling a batch costs one append per field, not an object per span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# OTLP SpanKind / Status.code enums as the store spells them.
+SPAN_KINDS: tuple[str, ...] = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+STATUS_CODES: tuple[str, ...] = ("UNSET", "OK", "ERROR")
+
+
+@dataclass
+class SpanBatch:
+    """Spans as parallel columns.
+
+    Ids are lowercase hex (32 chars for trace ids, 16 for span ids); times are
+    Unix nanoseconds; `end_ns` is None for a pending span (`hoptrace.pending`).
+    `events` items are `{"name", "time_ns", "attributes"}`; `links` items are
+    `{"trace_id", "span_id", "attributes"}`. Attribute values are JSON-able.
+    """
+
+    trace_id: list[str] = field(default_factory=list)
+    span_id: list[str] = field(default_factory=list)
+    parent_span_id: list[str | None] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    start_ns: list[int] = field(default_factory=list)
+    end_ns: list[int | None] = field(default_factory=list)
+    status_code: list[str] = field(default_factory=list)
+    status_message: list[str | None] = field(default_factory=list)
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+    events: list[list[dict[str, Any]]] = field(default_factory=list)
+    links: list[list[dict[str, Any]]] = field(default_factory=list)
+    resource: list[dict[str, Any]] = field(default_factory=list)
+    scope_name: list[str | None] = field(default_factory=list)
+    scope_version: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.span_id)
+
+    def add(
+        self,
+        *,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        name: str,
+        kind: str,
+        start_ns: int,
+        end_ns: int | None,
+        status_code: str,
+        status_message: str | None,
+        attributes: dict[str, Any],
+        events: list[dict[str, Any]],
+        links: list[dict[str, Any]],
+        resource: dict[str, Any],
+        scope_name: str | None,
+        scope_version: str | None,
+    ) -> None:
+        """Append one span."""
+        self.trace_id.append(trace_id)
+        self.span_id.append(span_id)
+        self.parent_span_id.append(parent_span_id)
+        self.name.append(name)
+        self.kind.append(kind)
+        self.start_ns.append(start_ns)
+        self.end_ns.append(end_ns)
+        self.status_code.append(status_code)
+        self.status_message.append(status_message)
+        self.attributes.append(attributes)
+        self.events.append(events)
+        self.links.append(links)
+        self.resource.append(resource)
+        self.scope_name.append(scope_name)
+        self.scope_version.append(scope_version)
+
+    def extend(self, other: SpanBatch) -> None:
+        """Append every span of `other` (the receiver coalesces requests this way)."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))

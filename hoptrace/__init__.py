@@ -1,0 +1,1 @@
+"""The `hoptrace` command-line interface (the libraries are `tracer`, `collector`, `tui`)."""

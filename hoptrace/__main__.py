@@ -1,0 +1,5 @@
+import sys
+
+from hoptrace._cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The `hoptrace` command: argument parsing only; every subcommand imports its package lazily.
+
+Keeping the heavy imports (duckdb, polars, textual, litellm) inside the handlers is
+what keeps `hoptrace --help` and `hoptrace --version` fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tracer._env import DB_ENV, DEFAULT_DB_NAME
+from tracer._version import __version__
+
+# subcommand -> module whose `run(args) -> int` does the work
+_HANDLERS: dict[str, str] = {
+    "sql": "collector._sql_cli",
+    "collect": "collector._receiver_cli",
+    "demo": "sample_pipelines._demo_cli",
+    "tui": "tui._cli",
+}
+
+_DB_HELP = f"DuckDB file (default: ${DB_ENV} or ./{DEFAULT_DB_NAME})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the README's CLI reference)."""
+    parser = argparse.ArgumentParser(
+        prog="hoptrace",
+        description="Trace, store and explore multi-agent LLM pipelines.",
+    )
+    parser.add_argument("--version", action="version", version=f"hoptrace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the trace store")
+    sql.add_argument("query", help='SQL, e.g. "SELECT * FROM runs LIMIT 5"')
+    sql.add_argument("--db", help=_DB_HELP)
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    collect = sub.add_parser("collect", help="receive OTLP/HTTP spans into the store")
+    collect.add_argument("--db", help=_DB_HELP)
+    collect.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    collect.add_argument("--port", type=int, default=4318, help="port (default 4318)")
+    collect.add_argument(
+        "--token", help="require 'Authorization: Bearer TOKEN' (or $HOPTRACE_COLLECT_TOKEN)"
+    )
+
+    demo = sub.add_parser("demo", help="run the reference multi-agent pipeline (offline)")
+    demo.add_argument("--runs", type=int, default=20, help="number of runs (default 20)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--fail-rate", type=float, default=0.3, help="fault rate 0..1 (default 0.3)")
+    demo.add_argument("--realistic", action="store_true", help="real 1-3 s model latency")
+    demo.add_argument("--baseline", action="store_true", help="also run the single-model baseline")
+    demo.add_argument("--live", action="store_true", help="call real providers (needs API keys)")
+    demo.add_argument("--db", help=_DB_HELP)
+
+    tui = sub.add_parser("tui", help="open the terminal UI on a trace store")
+    tui.add_argument("db_path", nargs="?", metavar="DB", help=_DB_HELP)
+    tui.add_argument("--db", dest="db", help=_DB_HELP)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hoptrace` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(_HANDLERS[args.command])
+    code: int = module.run(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

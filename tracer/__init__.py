@@ -1,0 +1,1 @@
+"""hoptrace: tracing for multi-agent LLM pipelines."""
