@@ -1,0 +1,112 @@
+"""`hoptrace collect`: run the OTLP/HTTP receiver until SIGINT/SIGTERM.
+
+While it runs this process is the trace store's single writer; the store's
+short write transactions leave the file readable by `hoptrace sql` and the TUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+
+__all__ = ["TOKEN_ENV", "is_loopback", "run"]
+
+TOKEN_ENV = "HOPTRACE_COLLECT_TOKEN"
+
+log = logging.getLogger("hoptrace.collect")
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve `POST /v1/traces` on `--host:--port` into `--db`; exit 0 after a clean drain."""
+    from tracer._env import default_db_path
+
+    host: str = args.host
+    token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        print(
+            f"hoptrace collect: refusing to listen on {host!r} without a token.\n"
+            "On a non-loopback address anyone who can reach the port could write forged spans\n"
+            "into (and flood) your trace store, which holds prompts and model outputs.\n"
+            f"Set a token with --token or ${TOKEN_ENV} (clients then send\n"
+            "'Authorization: Bearer <token>', e.g. OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>),\n"
+            "or bind 127.0.0.1 (the default).",
+            file=sys.stderr,
+        )
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+    from collector import SpanStore  # type: ignore[attr-defined]
+    from collector._receiver import Receiver
+
+    db = args.db or default_db_path()
+    store = SpanStore(db)
+    try:
+        try:
+            receiver = Receiver(store.write, host=host, port=args.port, token=token)
+        except OSError as exc:
+            print(f"hoptrace collect: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        stop = threading.Event()
+
+        def _on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            receiver.start()
+            print(
+                f"hoptrace collect: listening on {receiver.endpoint} "
+                f"(auth: {'bearer token' if token else 'none'}), writing to {db}",
+                file=sys.stderr,
+                flush=True,
+            )
+            while not stop.wait(0.5):
+                pass
+            print(
+                "hoptrace collect: stopping, writing queued spans...", file=sys.stderr, flush=True
+            )
+            drained = receiver.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        w = receiver.writer
+        print(
+            f"hoptrace collect: stopped; {w.written_spans} spans written"
+            + (f", {w.dropped_spans} dropped after write failures" if w.dropped_spans else "")
+            + (
+                f", {receiver.rejected_spans} rejected as invalid"
+                if receiver.rejected_spans
+                else ""
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+        return 0 if drained and not w.dropped_spans else 1
+    finally:
+        store.close()

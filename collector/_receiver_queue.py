@@ -1,0 +1,183 @@
+"""The receiver's bounded span queue and its single writer thread.
+
+Request threads decode a body and `put` the resulting `SpanBatch`; the queue is
+bounded by *spans* (not requests), so memory stays bounded whatever the request
+sizes, and a full queue is reported to the client as 503 + Retry-After (OTLP's
+back-pressure signal) instead of growing. One `Writer` thread takes everything
+queued, coalesces it into one `SpanBatch` and hands it to the store in a single
+`write` (one transaction), so the receiver process is the DuckDB file's only
+writer and per-transaction costs are paid per coalesced batch, not per request.
+
+Write failures never lose data silently while the store can still recover: a
+failing coalesced write is retried request by request, each with a few backed-off
+attempts (the store itself already retries lock conflicts); only a request that
+still fails is dropped, and that is logged with its span count.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from collector._batch import SpanBatch
+
+__all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer"]
+
+log = logging.getLogger("hoptrace.collect")
+
+DEFAULT_MAX_QUEUE_SPANS = 200_000
+"""About 100-200 MB of decoded spans at hoptrace's typical span size."""
+DEFAULT_MAX_WRITE_SPANS = 50_000
+_ATTEMPTS = 3
+
+
+class SpanQueue:
+    """A FIFO of `SpanBatch`es holding at most `max_spans` spans in total."""
+
+    def __init__(self, max_spans: int = DEFAULT_MAX_QUEUE_SPANS) -> None:
+        self.max_spans = max_spans
+        self._items: deque[SpanBatch] = deque()
+        self._spans = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    @property
+    def spans(self) -> int:
+        """Spans currently queued."""
+        return self._spans
+
+    def put(self, batch: SpanBatch) -> bool:
+        """Enqueue `batch`; False when it does not fit (the caller answers 503).
+
+        A batch larger than the whole bound is still accepted into an empty queue,
+        otherwise a big (but size-limit-conforming) request could never succeed.
+        """
+        n = len(batch)
+        with self._cond:
+            if self._closed:
+                return False
+            if self._spans and self._spans + n > self.max_spans:
+                return False
+            self._items.append(batch)
+            self._spans += n
+            self._cond.notify()
+            return True
+
+    def take(self, max_spans: int, timeout: float | None = None) -> list[SpanBatch] | None:
+        """Remove queued batches (at least one, then up to `max_spans` spans).
+
+        Blocks until something is queued; returns [] on timeout and None once the
+        queue is closed and empty (the writer's signal to stop).
+        """
+        with self._cond:
+            if not self._items:
+                if self._closed:
+                    return None
+                self._cond.wait(timeout)
+                if not self._items:
+                    return None if self._closed else []
+            taken = [self._items.popleft()]
+            total = len(taken[0])
+            while self._items and total + len(self._items[0]) <= max_spans:
+                batch = self._items.popleft()
+                total += len(batch)
+                taken.append(batch)
+            self._spans -= total
+            return taken
+
+    def close(self) -> None:
+        """Refuse further puts; `take` drains what is left, then returns None."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class Writer(threading.Thread):
+    """The one thread that writes queued spans to the store."""
+
+    def __init__(
+        self,
+        queue: SpanQueue,
+        write: Callable[[SpanBatch], None],
+        *,
+        max_write_spans: int = DEFAULT_MAX_WRITE_SPANS,
+        retry_delay: float = 0.2,
+    ) -> None:
+        super().__init__(name="hoptrace-collect-writer", daemon=True)
+        self._queue = queue
+        self._write = write
+        self._max_write_spans = max_write_spans
+        self._retry_delay = retry_delay
+        self._cond = threading.Condition()
+        self.enqueued_spans = 0
+        self.written_spans = 0
+        self.dropped_spans = 0
+        self.writes = 0
+
+    def note_enqueued(self, n: int) -> None:
+        """Count spans accepted into the queue (for `wait_idle`)."""
+        with self._cond:
+            self.enqueued_spans += n
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every span counted by `note_enqueued` was written or dropped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.written_spans + self.dropped_spans < self.enqueued_spans:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def run(self) -> None:
+        while True:
+            taken = self._queue.take(self._max_write_spans, timeout=0.5)
+            if taken is None:
+                return
+            if taken:
+                self._write_coalesced(taken)
+
+    def _write_coalesced(self, taken: list[SpanBatch]) -> None:
+        if len(taken) == 1:
+            merged = taken[0]
+        else:
+            merged = SpanBatch()
+            for batch in taken:
+                merged.extend(batch)
+        try:
+            self._write(merged)
+        except Exception:
+            log.warning(
+                "coalesced write of %d spans failed; retrying per request",
+                len(merged),
+                exc_info=True,
+            )
+            for batch in taken:
+                self._write_one(batch)
+        else:
+            self._done(written=len(merged))
+
+    def _write_one(self, batch: SpanBatch) -> None:
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._write(batch)
+            except Exception:
+                if attempt + 1 == _ATTEMPTS:
+                    log.exception("dropping %d spans after %d failed writes", len(batch), _ATTEMPTS)
+                    self._done(dropped=len(batch))
+                    return
+                time.sleep(self._retry_delay * (2**attempt))
+            else:
+                self._done(written=len(batch))
+                return
+
+    def _done(self, *, written: int = 0, dropped: int = 0) -> None:
+        with self._cond:
+            self.written_spans += written
+            self.dropped_spans += dropped
+            self.writes += 1
+            self._cond.notify_all()
