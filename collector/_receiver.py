@@ -17,6 +17,7 @@ the queue into the store before returning.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import socket
@@ -385,10 +386,8 @@ class Receiver:
             self._stopping = True
             idle = [h for h, busy in self._connections.items() if not busy]
         for handler in idle:  # wake threads parked in a keep-alive read
-            try:
+            with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
         self._wait_requests(timeout)
         self.queue.close()
         if self.writer.is_alive():
