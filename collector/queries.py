@@ -1,0 +1,549 @@
+"""The read side the TUI uses: small typed functions over the public views.
+
+Every query the terminal UI runs lives here, so the SQL sits next to the views it
+reads and widgets never build SQL strings. Each function opens its own short
+read-only connection through `collector.read_connection`, which is what lets a
+pipeline in another process keep writing while the UI reads (the store retries
+lock conflicts for us). Functions return plain frozen dataclasses so the layout
+maths in `tui.layout` stay testable without DuckDB or Textual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RUN_SORT_KEYS",
+    "AgentRow",
+    "ErrorRow",
+    "HandoffRow",
+    "RecoveryMark",
+    "RejectMark",
+    "RunBundle",
+    "RunFilter",
+    "RunRow",
+    "RunSort",
+    "SpanDetail",
+    "SpanRow",
+    "SqlResult",
+    "load_run",
+    "max_ingested_ns",
+    "run_index",
+    "runs_count",
+    "runs_page",
+    "span_detail",
+    "sql_console",
+]
+
+DB = str | Path | None
+
+# Sort key shown to the user -> SQL expression over `runs`. A whitelist: the sort
+# column is the one piece of SQL that cannot be a bound parameter.
+RUN_SORT_KEYS: dict[str, str] = {
+    "start": "start_ns",
+    "name": "name",
+    "status": "status",
+    "duration": "duration_ms",
+    "agents": "agent_count",
+    "calls": "llm_calls",
+    "tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
+    "cost": "cost_usd",
+    "cause": "root_cause_agent",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """What the runs list shows: a status (or all), a name part, free text."""
+
+    status: str | None = None
+    name: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSort:
+    """Order of the runs list; `key` is one of `RUN_SORT_KEYS`."""
+
+    key: str = "start"
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One row of the `runs` view, as the runs list shows it."""
+
+    trace_id: str
+    name: str | None
+    start_ns: int
+    duration_ms: float | None
+    status: str
+    span_count: int
+    agent_count: int
+    llm_calls: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    error_count: int
+    root_cause_agent: str | None
+    root_cause_error: str | None
+    root_cause_message: str | None
+    root_cause_span_id: str | None
+    critical_path_ms: float | None
+    pending_spans: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRow:
+    """The columns of one span the waterfall needs (details are fetched on demand)."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    operation: str | None
+    kind: str | None
+    agent_name: str | None
+    start_ns: int
+    end_ns: int | None
+    status: str
+    pending: bool
+    error_type: str | None
+    error_role: str | None
+    cause_span_id: str | None
+    on_critical_path: bool
+    critical_path_ms: float | None
+    model: str | None
+    cost_usd: float | None
+    agent_span_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    """One row of the `agents` view for a run."""
+
+    agent_name: str
+    invocations: int
+    duration_ms: float | None
+    critical_path_ms: float | None
+    critical_path_share: float | None
+    llm_calls: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    inclusive_cost_usd: float | None
+    error_count: int
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    """One row of the `errors` view for a run."""
+
+    span_id: str
+    agent_name: str | None
+    span_name: str | None
+    error_type: str | None
+    error_message: str | None
+    role: str
+    cause_span_id: str | None
+    start_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRow:
+    """One edge of the `handoffs` view."""
+
+    from_agent: str | None
+    to_agent: str | None
+    kind: str
+    from_span_id: str | None
+    to_span_id: str | None
+    payload_preview: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectMark:
+    """A `hoptrace.reject` event: `span_id` (of `agent`) rejected `rejected_span_id`."""
+
+    span_id: str
+    agent: str | None
+    rejected_span_id: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryMark:
+    """A span that completed normally after catching the errors of `origin_span_ids`."""
+
+    span_id: str
+    agent: str | None
+    origin_span_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunBundle:
+    """Everything the run screen draws, read in one connection."""
+
+    run: RunRow | None
+    spans: tuple[SpanRow, ...]
+    agents: tuple[AgentRow, ...]
+    errors: tuple[ErrorRow, ...]
+    handoffs: tuple[HandoffRow, ...]
+    rejections: tuple[RejectMark, ...]
+    recoveries: tuple[RecoveryMark, ...]
+    ingested_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanDetail:
+    """Everything known about one span, JSON columns decoded."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    operation: str | None
+    agent_name: str | None
+    start_ns: int
+    end_ns: int | None
+    duration_ms: float | None
+    status: str
+    status_message: str | None
+    error_type: str | None
+    error_message: str | None
+    error_role: str | None
+    cause_span_id: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    pending: bool
+    input_preview: str | None
+    output_preview: str | None
+    exception_stacktrace: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    handoffs_in: tuple[HandoffRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    """A capped SQL console result; `truncated` says more rows existed."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    truncated: bool
+
+
+@contextmanager
+def _connect(db: DB) -> Iterator[Any]:
+    # Imported here so `collector.queries` stays importable (types only) before
+    # the store module is needed, e.g. by pure layout tests.
+    from collector import read_connection
+
+    with read_connection(db) as conn:
+        yield conn
+
+
+def _json(value: Any) -> Any:
+    """Decode a JSON column whichever way the store typed it (JSON text or nested)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _where(flt: RunFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.status:
+        clauses.append("status = ?")
+        params.append(flt.status)
+    if flt.name:
+        clauses.append("strpos(lower(coalesce(name, '')), lower(?)) > 0")
+        params.append(flt.name)
+    if flt.text:
+        # Free text looks wherever a user would recognise a run by.
+        hay = (
+            "lower(concat_ws(' ', name, trace_id, service_name, status,"
+            " root_cause_agent, root_cause_error, root_cause_message))"
+        )
+        clauses.append(f"strpos({hay}, lower(?)) > 0")
+        params.append(flt.text)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _order(sort: RunSort) -> str:
+    expr = RUN_SORT_KEYS.get(sort.key, RUN_SORT_KEYS["start"])
+    direction = "DESC" if sort.descending else "ASC"
+    # trace_id breaks ties so pages never overlap or skip rows.
+    return f" ORDER BY {expr} {direction} NULLS LAST, trace_id {direction}"
+
+
+_RUN_COLUMNS = (
+    "trace_id, name, start_ns, duration_ms, status, span_count, agent_count, llm_calls,"
+    " input_tokens, output_tokens, cost_usd, error_count, root_cause_agent,"
+    " root_cause_error, root_cause_message, root_cause_span_id, critical_path_ms,"
+    " pending_spans"
+)
+
+
+def _run_row(r: Sequence[Any]) -> RunRow:
+    return RunRow(
+        trace_id=r[0],
+        name=r[1],
+        start_ns=int(r[2] or 0),
+        duration_ms=r[3],
+        status=r[4] or "UNSET",
+        span_count=int(r[5] or 0),
+        agent_count=int(r[6] or 0),
+        llm_calls=int(r[7] or 0),
+        input_tokens=r[8],
+        output_tokens=r[9],
+        cost_usd=r[10],
+        error_count=int(r[11] or 0),
+        root_cause_agent=r[12],
+        root_cause_error=r[13],
+        root_cause_message=r[14],
+        root_cause_span_id=r[15],
+        critical_path_ms=r[16],
+        pending_spans=int(r[17] or 0),
+    )
+
+
+def max_ingested_ns(db: DB, trace_id: str | None = None) -> int | None:
+    """The newest ingest time in the store (or in one run): the live-refresh signal."""
+    with _connect(db) as conn:
+        if trace_id is None:
+            row = conn.execute("SELECT max(ingested_ns) FROM spans").fetchone()
+        else:
+            row = conn.execute(
+                "SELECT max(ingested_ns) FROM spans WHERE trace_id = ?", [trace_id]
+            ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def runs_count(db: DB, flt: RunFilter) -> int:
+    """How many runs match the filter."""
+    where, params = _where(flt)
+    with _connect(db) as conn:
+        row = conn.execute(f"SELECT count(*) FROM runs{where}", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def runs_page(db: DB, flt: RunFilter, sort: RunSort, offset: int, limit: int) -> list[RunRow]:
+    """Rows `offset .. offset+limit` of the filtered, sorted runs list."""
+    where, params = _where(flt)
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs{where}{_order(sort)} LIMIT ? OFFSET ?"
+    with _connect(db) as conn:
+        rows = conn.execute(sql, [*params, limit, offset]).fetchall()
+    return [_run_row(r) for r in rows]
+
+
+def run_index(db: DB, flt: RunFilter, sort: RunSort, trace_id: str) -> int | None:
+    """Position of a run in the filtered, sorted list (None if filtered out)."""
+    where, params = _where(flt)
+    sql = (
+        f"SELECT n FROM (SELECT trace_id, row_number() OVER ({_order(sort)}) - 1 AS n"
+        f" FROM runs{where}) WHERE trace_id = ?"
+    )
+    with _connect(db) as conn:
+        row = conn.execute(sql, [*params, trace_id]).fetchone()
+    return None if row is None else int(row[0])
+
+
+_SPAN_COLUMNS = (
+    "span_id, parent_span_id, name, operation, kind, agent_name, start_ns, end_ns, status,"
+    " pending, error_type, error_role, cause_span_id, on_critical_path, critical_path_ms,"
+    " model, cost_usd, agent_span_id"
+)
+
+
+def _span_row(r: Sequence[Any]) -> SpanRow:
+    pending = bool(r[9])
+    return SpanRow(
+        span_id=r[0],
+        parent_span_id=r[1] or None,
+        name=r[2] or "",
+        operation=r[3],
+        kind=r[4],
+        agent_name=r[5],
+        start_ns=int(r[6] or 0),
+        end_ns=None if pending or r[7] is None else int(r[7]),
+        status=r[8] or "UNSET",
+        pending=pending,
+        error_type=r[10],
+        error_role=r[11],
+        cause_span_id=r[12],
+        on_critical_path=bool(r[13]),
+        critical_path_ms=r[14],
+        model=r[15],
+        cost_usd=r[16],
+        agent_span_id=r[17],
+    )
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(m.strip() for m in value.split(",") if m.strip())
+    return tuple(str(m) for m in value if m)
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    value = _json(value)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _rejections(rows: Sequence[Sequence[Any]]) -> list[RejectMark]:
+    marks: list[RejectMark] = []
+    for span_id, agent, events in rows:
+        for event in _json(events) or []:
+            if not isinstance(event, dict) or event.get("name") != "hoptrace.reject":
+                continue
+            attrs = _json(event.get("attributes")) or {}
+            rejected = attrs.get("hoptrace.reject.span_id")
+            if rejected:
+                marks.append(
+                    RejectMark(span_id, agent, str(rejected), attrs.get("hoptrace.reject.reason"))
+                )
+    return marks
+
+
+def load_run(db: DB, trace_id: str) -> RunBundle:
+    """The run row, its spans (tree order is the layout's job), agents, errors, edges."""
+    p = [trace_id]
+    with _connect(db) as conn:
+        run = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE trace_id = ?", p).fetchone()
+        spans = conn.execute(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id", p
+        ).fetchall()
+        agents = conn.execute(
+            "SELECT agent_name, invocations, duration_ms, critical_path_ms, critical_path_share,"
+            " llm_calls, input_tokens, output_tokens, cost_usd, inclusive_cost_usd,"
+            " error_count, models FROM agents WHERE trace_id = ?"
+            " ORDER BY inclusive_cost_usd DESC NULLS LAST, agent_name",
+            p,
+        ).fetchall()
+        errors = conn.execute(
+            "SELECT e.span_id, e.agent_name, e.span_name, e.error_type, e.error_message, e.role,"
+            " e.cause_span_id, s.start_ns FROM errors e JOIN spans s"
+            " ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
+            " WHERE e.trace_id = ? ORDER BY s.start_ns, e.span_id",
+            p,
+        ).fetchall()
+        handoffs = conn.execute(
+            "SELECT from_agent, to_agent, kind, from_span_id, to_span_id, payload_preview"
+            " FROM handoffs WHERE trace_id = ? ORDER BY start_time, to_span_id",
+            p,
+        ).fetchall()
+        # Only spans that carry a reject event or recovered something: a handful.
+        rejects = conn.execute(
+            "SELECT span_id, agent_name, events FROM spans WHERE trace_id = ?"
+            " AND strpos(CAST(events AS VARCHAR), 'hoptrace.reject') > 0",
+            p,
+        ).fetchall()
+        recovered = conn.execute(
+            "SELECT span_id, agent_name, attributes FROM spans WHERE trace_id = ?"
+            " AND error_role = 'recovered'",
+            p,
+        ).fetchall()
+        ingested = conn.execute(
+            "SELECT max(ingested_ns) FROM spans WHERE trace_id = ?", p
+        ).fetchone()
+    recoveries = [
+        RecoveryMark(
+            span_id,
+            agent,
+            _str_list((_json(attrs) or {}).get("hoptrace.recovered.span_ids")),
+        )
+        for span_id, agent, attrs in recovered
+    ]
+    return RunBundle(
+        run=_run_row(run) if run else None,
+        spans=tuple(_span_row(r) for r in spans),
+        agents=tuple(
+            AgentRow(
+                agent_name=a[0] or "?",
+                invocations=int(a[1] or 0),
+                duration_ms=a[2],
+                critical_path_ms=a[3],
+                critical_path_share=a[4],
+                llm_calls=int(a[5] or 0),
+                input_tokens=a[6],
+                output_tokens=a[7],
+                cost_usd=a[8],
+                inclusive_cost_usd=a[9],
+                error_count=int(a[10] or 0),
+                models=_models(a[11]),
+            )
+            for a in agents
+        ),
+        errors=tuple(
+            ErrorRow(e[0], e[1], e[2], e[3], e[4], e[5] or "origin", e[6], int(e[7] or 0))
+            for e in errors
+        ),
+        handoffs=tuple(HandoffRow(*h) for h in handoffs),
+        rejections=tuple(_rejections(rejects)),
+        recoveries=tuple(recoveries),
+        ingested_ns=None if not ingested or ingested[0] is None else int(ingested[0]),
+    )
+
+
+def span_detail(db: DB, trace_id: str, span_id: str) -> SpanDetail | None:
+    """One span with its attributes, events, links and the handoffs into it."""
+    p = [trace_id, span_id]
+    with _connect(db) as conn:
+        r = conn.execute(
+            "SELECT trace_id, span_id, parent_span_id, name, operation, agent_name, start_ns,"
+            " end_ns, duration_ms, status, status_message, error_type, error_message,"
+            " error_role, cause_span_id, model, input_tokens, output_tokens, cost_usd, pending,"
+            " input_preview, output_preview, exception_stacktrace, attributes, events, links"
+            " FROM spans WHERE trace_id = ? AND span_id = ?",
+            p,
+        ).fetchone()
+        handoffs = conn.execute(
+            "SELECT from_agent, to_agent, kind, from_span_id, to_span_id, payload_preview"
+            " FROM handoffs WHERE trace_id = ? AND to_span_id = ? ORDER BY start_time",
+            p,
+        ).fetchall()
+    if r is None:
+        return None
+    attributes = _json(r[23]) or {}
+    return SpanDetail(
+        *r[:19],
+        pending=bool(r[19]),
+        input_preview=r[20],
+        output_preview=r[21],
+        exception_stacktrace=r[22],
+        attributes=attributes if isinstance(attributes, dict) else {"value": attributes},
+        events=list(_json(r[24]) or []),
+        links=list(_json(r[25]) or []),
+        handoffs_in=tuple(HandoffRow(*h) for h in handoffs),
+    )
+
+
+def sql_console(db: DB, sql: str, max_rows: int = 1000) -> SqlResult:
+    """Run a read-only statement, keeping at most `max_rows` rows.
+
+    One extra row is fetched: it is what tells the console to say "more than N"
+    instead of claiming the capped rows were all of them.
+    """
+    with _connect(db) as conn:
+        cursor = conn.execute(sql)
+        columns = tuple(d[0] for d in (cursor.description or ()))
+        rows = cursor.fetchmany(max_rows + 1)
+    return SqlResult(columns, tuple(tuple(r) for r in rows[:max_rows]), len(rows) > max_rows)
