@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ _ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId"))
 # then rejected by the length check, so the span is refused rather than the whole request.
 _BAD_ID_B64 = base64.b64encode(b"\x00").decode()
 _CHUNK = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DecodeError(ValueError):
@@ -149,17 +151,26 @@ def decode_json(body: bytes) -> Decoded:
         raise DecodeError("invalid OTLP/JSON: the body must be a JSON object")
     request = ExportTraceServiceRequest()
     try:
-        json_format.ParseDict(_hex_ids_to_b64(raw), request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        converted = _hex_ids_to_b64(raw)
+    except RecursionError:
+        raise DecodeError("invalid OTLP/JSON: nested too deeply") from None
+    except UnicodeError:
+        raise DecodeError("invalid OTLP/JSON: unpaired UTF-16 surrogate in a string") from None
+    try:
+        json_format.ParseDict(converted, request, ignore_unknown_fields=True)
+    except Exception as exc:  # any failure to map *input* onto the schema is the client's error
         raise DecodeError(f"invalid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
     return request_to_batch(request)
 
 
 def _hex_ids_to_b64(obj: Any) -> Any:
     # json_format reads bytes fields as base64; OTLP/JSON sends ids as hex (any case).
+    # The same walk refuses lone surrogates ("\ud800" escapes): json.loads lets them
+    # through, and neither protobuf nor the store can encode them.
     if isinstance(obj, dict):
         out = {}
         for key, value in obj.items():
+            _check_text(key)
             if key in _ID_FIELDS and isinstance(value, str):
                 out[key] = _hex_to_b64(value)
             else:
@@ -167,7 +178,14 @@ def _hex_ids_to_b64(obj: Any) -> Any:
         return out
     if isinstance(obj, list):
         return [_hex_ids_to_b64(item) for item in obj]
+    if isinstance(obj, str):
+        _check_text(obj)
     return obj
+
+
+def _check_text(text: str) -> None:
+    if not text.isascii() and _SURROGATE.search(text):
+        raise UnicodeError("lone surrogate")
 
 
 def _hex_to_b64(value: str) -> str:
