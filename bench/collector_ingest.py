@@ -1,0 +1,219 @@
+"""How fast does `hoptrace collect` persist spans, next to how fast it can merely decode them?
+
+One run prints, for the same pre-encoded 512-span protobuf requests (hoptrace-shaped
+traces: workflow -> agents -> tools / model calls, 8-12 attributes per span):
+
+- decode-only spans/s: `collector._otlp.decode_protobuf` in one thread, no HTTP, no store;
+- persisted spans/s: 2 sender processes POST the requests concurrently over loopback
+  (keep-alive, retrying 503s after Retry-After) to a `Receiver` writing into a fresh
+  DuckDB file through `SpanStore`; the clock stops when every span is committed, and
+  the span count is read back from the `spans` view.
+
+Usage: .venv/bin/python bench/collector_ingest.py [--requests-per-sender 60] [--senders 2]
+Target (issue 6): persisted >= 50k spans/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import pickle
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPANS_PER_REQUEST = 512
+
+
+def build_requests(n_requests: int, seed: int) -> list[bytes]:
+    """Encode `n_requests` bodies of 512 spans each with the real OTLP encoder."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    rng = random.Random(seed)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("hoptrace", "0.1")
+    agents = ["planner", "researcher", "writer", "reviewer"]
+    models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5"]
+
+    def run_trace(i: int) -> None:
+        with tracer.start_as_current_span(
+            "invoke_workflow report",
+            attributes={
+                "gen_ai.operation.name": "invoke_workflow",
+                "hoptrace.kind": "workflow",
+                "gen_ai.workflow.name": "report",
+                "hoptrace.input": f'{{"topic": "t{i}"}}',
+            },
+        ):
+            for agent in agents:
+                with tracer.start_as_current_span(
+                    f"invoke_agent {agent}",
+                    attributes={
+                        "gen_ai.operation.name": "invoke_agent",
+                        "hoptrace.kind": "agent",
+                        "gen_ai.agent.name": agent,
+                        "hoptrace.input": "x" * rng.randint(50, 300),
+                        "hoptrace.output": "y" * rng.randint(50, 300),
+                    },
+                ) as agent_span:
+                    agent_id = f"{agent_span.get_span_context().span_id:016x}"
+                    for _ in range(rng.randint(1, 2)):
+                        model = rng.choice(models)
+                        with tracer.start_as_current_span(
+                            f"chat {model}",
+                            kind=SpanKind.CLIENT,
+                            attributes={
+                                "gen_ai.operation.name": "chat",
+                                "hoptrace.kind": "llm",
+                                "gen_ai.agent.name": agent,
+                                "hoptrace.agent.span_id": agent_id,
+                                "gen_ai.request.model": model,
+                                "gen_ai.response.model": model,
+                                "gen_ai.provider.name": "openai",
+                                "gen_ai.usage.input_tokens": rng.randint(100, 3000),
+                                "gen_ai.usage.output_tokens": rng.randint(10, 800),
+                                "hoptrace.cost_usd": rng.random() / 100,
+                                "hoptrace.input": "p" * rng.randint(50, 400),
+                                "hoptrace.output": "o" * rng.randint(50, 400),
+                            },
+                        ) as chat:
+                            if rng.random() < 0.03:
+                                chat.set_status(Status(StatusCode.ERROR, "rate limited"))
+                                chat.set_attribute("error.type", "RateLimitError")
+                    with tracer.start_as_current_span(
+                        "execute_tool search",
+                        attributes={
+                            "gen_ai.operation.name": "execute_tool",
+                            "hoptrace.kind": "tool",
+                            "gen_ai.tool.name": "search",
+                            "gen_ai.agent.name": agent,
+                            "hoptrace.agent.span_id": agent_id,
+                            "hoptrace.input": '{"q": "x"}',
+                            "hoptrace.output": "r" * rng.randint(20, 200),
+                        },
+                    ):
+                        pass
+
+    needed = n_requests * SPANS_PER_REQUEST
+    i = 0
+    while len(exporter.get_finished_spans()) < needed:
+        run_trace(i)
+        i += 1
+    spans = list(exporter.get_finished_spans())[:needed]
+    provider.shutdown()
+    return [
+        encode_spans(spans[k : k + SPANS_PER_REQUEST]).SerializeToString()
+        for k in range(0, needed, SPANS_PER_REQUEST)
+    ]
+
+
+def sender(endpoint: str, bodies_file: str, start: mp.Event, out: mp.Queue) -> None:
+    """Post every body of `bodies_file` on one keep-alive connection; report 503 retries."""
+    bodies = pickle.loads(Path(bodies_file).read_bytes())
+    host, port = endpoint.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    retries = 0
+    start.wait()
+    for body in bodies:
+        while True:
+            conn.request(
+                "POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"}
+            )
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                break
+            if resp.status != 503:
+                raise SystemExit(f"unexpected HTTP {resp.status}")
+            retries += 1
+            time.sleep(
+                float(resp.getheader("Retry-After", "1")) / 10
+            )  # bench: retry sooner than told
+    conn.close()
+    out.put(retries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests-per-sender", type=int, default=60)
+    parser.add_argument("--senders", type=int, default=2)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+    from collector import SpanStore, query
+    from collector._otlp import decode_protobuf
+    from collector._receiver import Receiver
+
+    n_requests = args.requests_per_sender * args.senders
+    t0 = time.perf_counter()
+    bodies = build_requests(n_requests, seed=7)
+    total = n_requests * SPANS_PER_REQUEST
+    print(
+        f"built {n_requests} requests x {SPANS_PER_REQUEST} spans "
+        f"({sum(map(len, bodies)) / n_requests / 1024:.0f} KiB each) in {time.perf_counter() - t0:.1f}s"
+    )
+
+    # 1. decode only (same bodies, one thread)
+    t0 = time.perf_counter()
+    decoded = sum(len(decode_protobuf(b).batch) for b in bodies)
+    decode_s = time.perf_counter() - t0
+    assert decoded == total
+
+    # 2. persisted through HTTP + queue + writer + DuckDB
+    with tempfile.TemporaryDirectory(prefix="hoptrace-bench-") as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        store = SpanStore(db)
+        receiver = Receiver(store.write, port=0).start()
+        ctx = mp.get_context("spawn")
+        start, out = ctx.Event(), ctx.Queue()
+        procs = []
+        for s in range(args.senders):
+            path = Path(tmp) / f"bodies{s}.pkl"
+            path.write_bytes(pickle.dumps(bodies[s :: args.senders]))
+            proc = ctx.Process(target=sender, args=(receiver.endpoint, str(path), start, out))
+            proc.start()
+            procs.append(proc)
+        time.sleep(1.0)  # let the sender processes import and load their bodies
+        t0 = time.perf_counter()
+        start.set()
+        for proc in procs:
+            proc.join()
+        post_s = time.perf_counter() - t0
+        assert receiver.wait_idle(600)
+        persist_s = time.perf_counter() - t0
+        retries = sum(out.get() for _ in procs)
+        writes = receiver.writer.writes
+        receiver.stop()
+        store.close()
+        stored = int(query("SELECT count(*) AS n FROM spans", db=db)["n"][0])
+    assert stored == total, (stored, total)
+
+    decode_rate = total / decode_s
+    persist_rate = total / persist_s
+    print(f"cores: {os.cpu_count()}, senders: {args.senders}, spans: {total}")
+    print(f"decode only      : {decode_rate:10,.0f} spans/s  ({decode_s:.2f}s)")
+    print(
+        f"accepted (HTTP)  : {total / post_s:10,.0f} spans/s  ({post_s:.2f}s, {retries} x 503 retried)"
+    )
+    print(
+        f"persisted (DuckDB): {persist_rate:9,.0f} spans/s  ({persist_s:.2f}s, {writes} coalesced writes)"
+    )
+    print(
+        f"persisted / decode-only = {persist_rate / decode_rate:.2f}   target: persisted >= 50,000 spans/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
