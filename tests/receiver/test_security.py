@@ -52,7 +52,7 @@ def test_requests_without_the_right_token_get_401_and_store_nothing(
 
 
 def test_401_comes_before_reading_or_judging_the_body(guarded: Receiver) -> None:
-    status, headers, body = post(guarded.endpoint, b"{", "application/json")
+    status, _headers, body = post(guarded.endpoint, b"{", "application/json")
     assert status == 401
     assert "bearer token" in json_format.Parse(body, status_pb2.Status()).message
 
