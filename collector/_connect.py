@@ -1,0 +1,315 @@
+"""Opening the DuckDB file: the one-writer design, in one place.
+
+DuckDB lets one process hold a database file read-write, and while it does no
+other process can open the file at all (https://duckdb.org/docs/current/connect/concurrency).
+hoptrace therefore never keeps the file open. Every access is short:
+
+- A process keeps one in-memory DuckDB "host" connection per database path
+  (creating a DuckDB instance costs ~25 ms here; ATTACH/DETACH of a file ~1.5 ms).
+- The writer ATTACHes the file read-write for one batch (one transaction: stage
+  the batch as Arrow, upsert, re-derive the touched traces, COMMIT) and DETACHes.
+- Readers ATTACH it `READ_ONLY` for one query and DETACH.
+- Both retry a lock conflict with jittered exponential backoff (capped at 50 ms a
+  step). Readers give up only after `READ_TIMEOUT_S` with a clear
+  `StoreBusyError`, never DuckDB's raw lock error; the exporter keeps a batch it
+  could not write and retries it on the next export / flush / shutdown.
+- A per-path lock serialises this process's own opens: DuckDB refuses a read-only
+  and a read-write attachment of the same file inside one process at once, and
+  two instances in one process must not hold the same file.
+
+The embedded exporter buffers spans and writes every `flush_interval` (0.2 s), so a
+busy pipeline holds the file a few ms per flush and readers slot in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from tracer._env import default_db_path
+
+if TYPE_CHECKING:
+    import polars as pl
+
+READ_TIMEOUT_S: float = 30.0
+WRITE_TIMEOUT_S: float = 10.0
+ALIAS = "hop"
+
+
+class StoreError(Exception):
+    """Base class of the collector's own errors (clear messages, no DuckDB internals)."""
+
+
+class StoreBusyError(StoreError):
+    """The database file stayed locked by another process for longer than the timeout."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """The database file does not exist (readers never create it)."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by another version of hoptrace."""
+
+
+def resolve_db(db: str | Path | None) -> Path:
+    """The database path to use: `db`, or `$HOPTRACE_DB`, or ./hoptrace.duckdb."""
+    return Path(db) if db is not None else default_db_path()
+
+
+class _Host:
+    """One in-memory DuckDB connection that attaches one database file on demand."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.conn: duckdb.DuckDBPyConnection | None = None
+        self.pid = os.getpid()
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self.conn is None or self.pid != os.getpid():
+            # after fork() the parent's instance must not be reused
+            self.conn = duckdb.connect(":memory:")
+            self.pid = os.getpid()
+        return self.conn
+
+
+_HOSTS: dict[str, _Host] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def _host(path: Path) -> _Host:
+    key = str(path.resolve())
+    with _HOSTS_LOCK:
+        host = _HOSTS.get(key)
+        if host is None:
+            host = _HOSTS[key] = _Host()
+        return host
+
+
+def path_lock(path: Path) -> threading.RLock:
+    """This process's lock for a database path (serialises every open of that file)."""
+    return _host(path).lock
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """True for DuckDB's "another process holds the file" errors."""
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException) and ("lock" in text.lower() or "Conflicting" in text)
+
+
+def _sql_str(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _attach(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout: float) -> None:
+    opts = " (READ_ONLY)" if read_only else ""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute(f"ATTACH {_sql_str(path)} AS {ALIAS}{opts}")
+            conn.execute(f"USE {ALIAS}")
+            return
+        except duckdb.Error as exc:
+            if not is_lock_conflict(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreBusyError(
+                    f"{path} stayed locked by another process for {timeout:.0f} s "
+                    "(a hoptrace writer or another DuckDB client holds it read-write); "
+                    "try again, or stop the other process"
+                ) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+
+def _detach(conn: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        conn.execute("ROLLBACK")
+    with contextlib.suppress(duckdb.Error):
+        conn.execute("USE memory")
+    with contextlib.suppress(duckdb.Error):
+        conn.execute(f"DETACH {ALIAS}")
+
+
+@contextlib.contextmanager
+def write_connection(
+    db: str | Path | None = None, timeout: float = WRITE_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Attach the file read-write (creating it) for one unit of work; detach after."""
+    path = resolve_db(db)
+    host = _host(path)
+    with host.lock:
+        conn = host.connection()
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        _attach(conn, path, read_only=False, timeout=timeout)
+        try:
+            yield conn
+        finally:
+            _detach(conn)
+
+
+@contextlib.contextmanager
+def read_connection(
+    db: str | Path | None = None, timeout: float = READ_TIMEOUT_S, check_schema: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the store for one query (context manager).
+
+    Retries while another process writes; raises `StoreBusyError` (a clear
+    message) only after `timeout` seconds, `StoreNotFoundError` if the file does
+    not exist, `SchemaVersionError` if another hoptrace version wrote it. The
+    connection's default catalog is the store, so `SELECT * FROM runs` works.
+    Do not keep it beyond the `with` block: the file is released on exit.
+    """
+    path = resolve_db(db)
+    if not path.exists():
+        raise StoreNotFoundError(
+            f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
+            "first, or pass --db / set $HOPTRACE_DB)"
+        )
+    host = _host(path)
+    with host.lock:
+        conn = host.connection()
+        _attach(conn, path, read_only=True, timeout=timeout)
+        try:
+            if check_schema:
+                check_version(conn, path, writable=False)
+            # a cursor of its own: whatever the caller leaves unfinished is closed with it
+            cursor = conn.cursor()
+            try:
+                cursor.execute(f"USE {ALIAS}")
+                yield cursor
+            finally:
+                cursor.close()
+        finally:
+            _detach(conn)
+
+
+def stored_version(conn: duckdb.DuckDBPyConnection) -> int | None:
+    """schema_version recorded in the attached file, or None for a file without our schema."""
+    has_meta = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'hoptrace_meta'",
+        [ALIAS],
+    ).fetchall()
+    if not has_meta[0][0]:
+        return None
+    rows = conn.execute("SELECT value FROM hoptrace_meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def check_version(conn: duckdb.DuckDBPyConnection, path: Path, writable: bool) -> int | None:
+    """Raise `SchemaVersionError` unless the file holds the current schema (or, if writable, an older one)."""
+    from collector._schema import OLDEST_MIGRATABLE, SCHEMA_VERSION
+
+    version = stored_version(conn)
+    if version is None:
+        if writable:
+            return None
+        raise SchemaVersionError(f"{path} is not a hoptrace database (no hoptrace_meta table)")
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path} has hoptrace schema version {version}, newer than this hoptrace "
+            f"understands ({SCHEMA_VERSION}); upgrade hoptrace to read it"
+        )
+    if version < SCHEMA_VERSION:
+        if not writable:
+            raise SchemaVersionError(
+                f"{path} has hoptrace schema version {version}, this hoptrace uses "
+                f"{SCHEMA_VERSION}; it is migrated the next time hoptrace writes to it "
+                "(e.g. `python -c \"import collector; collector.SpanStore('PATH')\"`)"
+            )
+        if version < OLDEST_MIGRATABLE:
+            raise SchemaVersionError(
+                f"{path} has hoptrace schema version {version}, too old to migrate "
+                f"(oldest supported: {OLDEST_MIGRATABLE}); start a new database"
+            )
+    return version
+
+
+def query(
+    sql: str, db: str | Path | None = None, params: list[Any] | dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Run one read-only SQL query against the store and return a polars DataFrame."""
+    import polars as pl
+
+    with read_connection(db) as conn:
+        table = conn.sql(sql, params=params).to_arrow_table()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+@contextlib.contextmanager
+def sandboxed_read_connection(
+    db: str | Path | None = None, timeout: float = READ_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Like `read_connection`, for untrusted SQL: external access off, configuration locked.
+
+    A separate DuckDB instance (the shared host attaches files, which needs external
+    access), so it costs one instance start (~25 ms); used by `hoptrace sql`.
+    """
+    path = resolve_db(db)
+    if not path.exists():
+        raise StoreNotFoundError(
+            f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
+            "first, or pass --db / set $HOPTRACE_DB)"
+        )
+    config = {
+        "enable_external_access": False,
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "allow_community_extensions": False,
+        "lock_configuration": True,
+    }
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    with path_lock(path):
+        while True:
+            try:
+                conn = duckdb.connect(str(path), read_only=True, config=config)
+                break
+            except duckdb.Error as exc:
+                if not is_lock_conflict(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreBusyError(
+                        f"{path} stayed locked by another process for {timeout:.0f} s; try again"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.05)
+        try:
+            version = (
+                conn.execute(
+                    "SELECT value FROM hoptrace_meta WHERE key = 'schema_version'"
+                ).fetchall()
+                if _has_meta(conn)
+                else []
+            )
+            from collector._schema import SCHEMA_VERSION
+
+            if not version:
+                raise SchemaVersionError(f"{path} is not a hoptrace database")
+            if int(version[0][0]) != SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{path} has hoptrace schema version {version[0][0]}, this hoptrace "
+                    f"uses {SCHEMA_VERSION}"
+                )
+            yield conn
+        finally:
+            conn.close()
+
+
+def _has_meta(conn: duckdb.DuckDBPyConnection) -> bool:
+    rows = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hoptrace_meta'"
+    ).fetchall()
+    return bool(rows[0][0])

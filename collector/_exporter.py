@@ -1,0 +1,227 @@
+"""DuckDBSpanExporter: the zero-config sink, an OTel SpanExporter on top of SpanStore.
+
+`export()` converts the SDK spans into a SpanBatch and appends it to a buffer; a
+background thread writes the buffer every `flush_interval` seconds (and at once
+when it holds `max_buffer_spans`). So the traced program never waits for DuckDB,
+a busy pipeline takes the file for a few ms per flush (readers in other processes
+slot in between), and the fixed cost of a write (attach, commit, detach) is paid
+per flush, not per span. A flush that cannot get the file (another process holds
+it past the timeout) keeps its spans and is retried on the next flush,
+`force_flush()` or `shutdown()`: the writer never drops a span. Failures are
+logged once and never raised into the traced program.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from collector._batch import SpanBatch
+from collector._connect import WRITE_TIMEOUT_S
+from tracer import semconv as sc
+
+logger = logging.getLogger("collector")
+_MAX_DATA_FAILURES = 3
+
+
+def _is_busy(exc: BaseException) -> bool:
+    from collector._connect import StoreBusyError, is_lock_conflict
+
+    return isinstance(exc, StoreBusyError) or is_lock_conflict(exc)
+
+
+def _value(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _attrs(attrs: Any) -> dict[str, Any]:
+    if not attrs:
+        return {}
+    return {k: _value(v) for k, v in attrs.items()}
+
+
+def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
+    """Convert SDK spans into the store's columnar SpanBatch."""
+    batch = SpanBatch()
+    for span in spans:
+        ctx = span.context
+        if ctx is None:
+            continue
+        attrs = _attrs(span.attributes)
+        pending = attrs.get(sc.PENDING) is True
+        scope = span.instrumentation_scope
+        batch.add(
+            trace_id=format(ctx.trace_id, "032x"),
+            span_id=format(ctx.span_id, "016x"),
+            parent_span_id=format(span.parent.span_id, "016x") if span.parent else None,
+            name=span.name,
+            kind=span.kind.name,
+            start_ns=span.start_time or 0,
+            end_ns=None if pending or span.end_time is None else span.end_time,
+            status_code=span.status.status_code.name,
+            status_message=span.status.description,
+            attributes=attrs,
+            events=[
+                {"name": e.name, "time_ns": e.timestamp, "attributes": _attrs(e.attributes)}
+                for e in span.events
+            ],
+            links=[
+                {
+                    "trace_id": format(ln.context.trace_id, "032x"),
+                    "span_id": format(ln.context.span_id, "016x"),
+                    "attributes": _attrs(ln.attributes),
+                }
+                for ln in span.links
+            ],
+            resource=_attrs(span.resource.attributes) if span.resource else {},
+            scope_name=scope.name if scope else None,
+            scope_version=scope.version if scope else None,
+        )
+    return batch
+
+
+class DuckDBSpanExporter(SpanExporter):
+    """OTel SpanExporter writing into hoptrace's DuckDB file.
+
+    Args:
+        db: database path; default `$HOPTRACE_DB` or ./hoptrace.duckdb. The file
+            is created at the first flush, not here.
+        flush_interval: seconds between background writes; 0 writes inside
+            `export()` (synchronously).
+        max_buffer_spans: buffered spans that trigger a flush at once.
+        timeout: seconds a flush waits for another process to release the file.
+    """
+
+    def __init__(
+        self,
+        db: str | Path | None = None,
+        *,
+        flush_interval: float = 0.2,
+        max_buffer_spans: int = 8192,
+        timeout: float = WRITE_TIMEOUT_S,
+    ) -> None:
+        self._db = db
+        self._flush_interval = flush_interval
+        self._max_buffer = max_buffer_spans
+        self._timeout = timeout
+        self._store: Any = None
+        self._buffer = SpanBatch()
+        self._buffer_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._shutdown = False
+        self._logged: set[str] = set()
+        self._failures = 0
+        ref = weakref.ref(self)
+        atexit.register(lambda: (e := ref()) is not None and e.shutdown())
+
+    # --- SpanExporter -------------------------------------------------------------
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Buffer the spans (written within `flush_interval`); never raises."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        try:
+            batch = spans_to_batch(spans)
+        except Exception:  # a malformed span must not break the traced program
+            self._log_once("convert", "hoptrace: could not convert spans for DuckDB")
+            return SpanExportResult.FAILURE
+        with self._buffer_lock:
+            self._buffer.extend(batch)
+            size = len(self._buffer)
+        if self._flush_interval <= 0:
+            return SpanExportResult.SUCCESS if self._flush() else SpanExportResult.FAILURE
+        self._ensure_thread()
+        if size >= self._max_buffer:
+            self._wake.set()
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Write everything buffered now; False if the file stayed locked."""
+        return self._flush()
+
+    def shutdown(self) -> None:
+        """Stop the background thread and write what is left."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self._timeout + 5)
+        self._flush()
+
+    # --- internals ----------------------------------------------------------------
+
+    @property
+    def pending_spans(self) -> int:
+        """Spans buffered but not yet written."""
+        with self._buffer_lock:
+            return len(self._buffer)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._buffer_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="hoptrace-duckdb-flush", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        backoff = self._flush_interval
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            ok = self._flush()
+            backoff = self._flush_interval if ok else min(backoff * 2, 5.0)
+
+    def _flush(self) -> bool:
+        with self._flush_lock:
+            with self._buffer_lock:
+                batch, self._buffer = self._buffer, SpanBatch()
+            if not len(batch):
+                return True
+            try:
+                if self._store is None:
+                    from collector._store import SpanStore
+
+                    self._store = SpanStore(self._db, timeout=self._timeout)
+                self._store.write(batch)
+            except Exception as exc:
+                self._failures += 1
+                if self._failures > _MAX_DATA_FAILURES and not _is_busy(exc):
+                    # the same batch keeps failing for a reason other than a lock:
+                    # retrying forever would block every later span
+                    logger.error("hoptrace: dropped %d spans DuckDB refuses: %s", len(batch), exc)
+                    self._failures = 0
+                    return False
+                # keep the spans (in front of anything exported meanwhile) for the next try
+                with self._buffer_lock:
+                    batch.extend(self._buffer)
+                    self._buffer = batch
+                self._log_once(
+                    type(exc).__name__, f"hoptrace: DuckDB write failed, will retry: {exc}"
+                )
+                return False
+            self._failures = 0
+            return True
+
+    def _log_once(self, key: str, message: str) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            logger.warning(message, exc_info=key == "convert")

@@ -1,0 +1,77 @@
+"""`hoptrace sql "SELECT …" [--db PATH] [--format table|csv|json]`: read-only SQL on the store.
+
+Exit codes: 0 ok; 1 DuckDB error (syntax, unknown table, …) or no database;
+2 refused (the statement would write, attach, copy, load, or touch files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point called by `hoptrace._cli`."""
+    return execute(args.query, db=args.db, fmt=args.format, out=sys.stdout, err=sys.stderr)
+
+
+def execute(sql: str, db: str | None, fmt: str, out: TextIO, err: TextIO) -> int:
+    """Check, run and print one query; return the exit code."""
+    import duckdb
+
+    from collector._connect import StoreError, sandboxed_read_connection
+    from collector._sql_guard import ParseError, Refused, check
+
+    try:
+        statement = check(sql)
+    except ParseError as exc:
+        print(f"hoptrace sql: {exc}", file=err)
+        return 1
+    except Refused as exc:
+        print(f"hoptrace sql: {exc}", file=err)
+        return 2
+    try:
+        with sandboxed_read_connection(db) as conn:
+            table = conn.sql(statement).to_arrow_table()
+    except StoreError as exc:
+        print(f"hoptrace sql: {exc}", file=err)
+        return 1
+    except duckdb.PermissionException as exc:
+        print(f"hoptrace sql: refused by DuckDB: {exc}", file=err)
+        return 2
+    except duckdb.Error as exc:
+        print(f"hoptrace sql: {exc}", file=err)
+        return 1
+    _print(table, fmt, out)
+    return 0
+
+
+def _print(table: object, fmt: str, out: TextIO) -> None:
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if fmt == "csv":
+        out.write(_csv_safe(frame).write_csv())
+    elif fmt == "json":
+        out.write(frame.write_json())
+        out.write("\n")
+    else:
+        with pl.Config(
+            tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200,
+            tbl_hide_dataframe_shape=False,
+        ):  # fmt: skip
+            out.write(f"{frame}\n")
+        if frame.height > 200:
+            out.write(f"({frame.height} rows; use --format csv for all of them)\n")
+
+
+def _csv_safe(frame: object) -> object:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String) for c in nested)

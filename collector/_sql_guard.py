@@ -1,0 +1,162 @@
+"""The read-only guard of `hoptrace sql`, built on DuckDB's own parser.
+
+Three walls, outermost first:
+
+1. `check()` parses the text with `duckdb.extract_statements` and refuses every
+   statement type but SELECT / EXPLAIN / a few read-only PRAGMAs, and (through
+   `json_serialize_sql`, DuckDB's parse tree as JSON) every function that reads
+   or writes files or the network (`read_csv`, `read_parquet`, `glob`,
+   `read_text`, `*_scan`, …) and every FROM target that looks like a file path.
+2. The connection attaches the file `READ_ONLY`, so a write that slipped through
+   fails inside DuckDB.
+3. The CLI's connection has `enable_external_access=false` and a locked
+   configuration, so DuckDB itself refuses file and network access.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import duckdb
+
+
+class Refused(Exception):
+    """The statement is not allowed in `hoptrace sql` (exit code 2)."""
+
+
+class ParseError(Exception):
+    """DuckDB could not parse the text (exit code 1); the message is DuckDB's."""
+
+
+_ALLOWED_PRAGMAS = frozenset(
+    {"table_info", "show_tables", "show_tables_expanded", "database_list", "version", "show"}
+)
+_FILE_PREFIXES = (
+    "read_", "parquet_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_", "http",
+    "s3", "gcs", "azure_", "ducklake_", "st_read", "load_", "install_",
+)  # fmt: skip
+_FILE_SUFFIXES = ("_scan", "_read", "_write")
+_FILE_FUNCTIONS = frozenset(
+    {
+        "glob", "sniff_csv", "read_text", "read_blob", "checkpoint", "force_checkpoint",
+        "getenv", "json_execute_serialized_sql", "query", "query_table", "copy_to",
+    }
+)  # fmt: skip
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_TYPE_NAMES = {
+    "INSERT": "INSERT writes",
+    "UPDATE": "UPDATE writes",
+    "DELETE": "DELETE writes",
+    "CREATE": "CREATE writes",
+    "DROP": "DROP writes",
+    "ALTER": "ALTER writes",
+    "ATTACH": "ATTACH opens other databases",
+    "DETACH": "DETACH changes the attached databases",
+    "COPY": "COPY reads or writes files",
+    "COPY_DATABASE": "COPY DATABASE writes files",
+    "EXPORT": "EXPORT writes files",
+    "LOAD": "INSTALL/LOAD changes extensions",
+    "SET": "SET/RESET/USE changes the session",
+    "VARIABLE_SET": "SET VARIABLE changes the session",
+    "TRANSACTION": "transactions are not needed for reads",
+    "CALL": "CALL runs procedures (use SELECT * FROM fn() for table functions)",
+    "VACUUM": "VACUUM writes",
+    "ANALYZE": "ANALYZE writes statistics",
+    "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS changes extensions",
+    "MERGE_INTO": "MERGE writes",
+    "MULTI": "PIVOT as a statement creates types",
+}
+
+
+def statement_types(sql: str) -> list[tuple[str, str]]:
+    """(type name, text) of each statement; `ParseError` with DuckDB's message on bad syntax."""
+    try:
+        stmts = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ParseError(str(exc)) from None
+    return [(s.type.name, s.query) for s in stmts]
+
+
+def check(sql: str) -> str:
+    """Return the single statement to run, or raise `Refused` / `ParseError`."""
+    stmts = statement_types(sql)
+    if not stmts:
+        raise Refused("no SQL statement given")
+    if len(stmts) > 1:
+        raise Refused(f"one statement at a time, please (found {len(stmts)})")
+    kind, text = stmts[0]
+    _check_statement(kind, text)
+    return text
+
+
+def _check_statement(kind: str, text: str) -> None:
+    if kind == "SELECT":
+        _check_select(text)
+        return
+    if kind == "EXPLAIN":
+        inner = re.sub(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?", "", text, flags=re.IGNORECASE)
+        stmts = statement_types(inner)
+        if len(stmts) != 1:
+            raise Refused("EXPLAIN takes one statement")
+        _check_statement(*stmts[0])
+        return
+    if kind == "PRAGMA":
+        m = re.match(r"^\s*PRAGMA\s+([A-Za-z_]+)", text, flags=re.IGNORECASE)
+        name = m.group(1).lower() if m else ""
+        if name in _ALLOWED_PRAGMAS and "=" not in text:
+            return
+        raise Refused(f"PRAGMA {name or '?'} is not allowed (read-only PRAGMAs: "
+                      f"{', '.join(sorted(_ALLOWED_PRAGMAS))})")  # fmt: skip
+    reason = _TYPE_NAMES.get(kind, f"{kind} statements are not allowed")
+    raise Refused(f"refused: {reason}; `hoptrace sql` is read-only (SELECT only)")
+
+
+def _check_select(text: str) -> None:
+    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        raw = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
+    finally:
+        con.close()
+    tree = json.loads(raw)
+    if tree.get("error"):
+        # SHOW/DESCRIBE/SUMMARIZE parse as SELECT but do not serialise: they only read
+        if re.match(r"^\s*(SHOW|DESCRIBE|DESC|SUMMARIZE)\b", text, flags=re.IGNORECASE):
+            target = re.sub(r"^\s*\w+\s*", "", text).strip().rstrip(";")
+            if not target or _IDENT.match(target.split(".")[-1]) or target.upper() == "TABLES":
+                return
+            if target.upper().startswith(("SELECT", "FROM", "WITH")):
+                _check_select(target)
+                return
+            raise Refused(f"refused: {target!r} looks like a file path; only tables and views")
+        raise Refused(f"cannot check this statement: {tree.get('error_message')}")
+    for node in _walk(tree):
+        name = node.get("function_name")
+        if isinstance(name, str) and _is_file_function(name):
+            raise Refused(
+                f"refused: {name}() reads or writes files; `hoptrace sql` only queries the store"
+            )
+        if node.get("type") == "BASE_TABLE":
+            table = node.get("table_name", "")
+            if not _IDENT.match(table):
+                raise Refused(
+                    f"refused: {table!r} in FROM looks like a file path; "
+                    "`hoptrace sql` only queries the store's tables and views"
+                )
+
+
+def _is_file_function(name: str) -> bool:
+    n = name.lower()
+    return n in _FILE_FUNCTIONS or n.startswith(_FILE_PREFIXES) or n.endswith(_FILE_SUFFIXES)
+
+
+def _walk(node: Any) -> Any:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            yield cur
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
