@@ -197,6 +197,8 @@ class RunBundle:
     rejections: tuple[RejectMark, ...]
     recoveries: tuple[RecoveryMark, ...]
     ingested_ns: int | None
+    stacktraces: tuple[tuple[str, str], ...] = ()
+    """(span_id, exception_stacktrace) of the spans where errors started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,15 +441,13 @@ def load_run(db: DB, trace_id: str) -> RunBundle:
             p,
         ).fetchall()
         errors = conn.execute(
-            "SELECT e.span_id, e.agent_name, e.span_name, e.error_type, e.error_message, e.role,"
-            " e.cause_span_id, s.start_ns FROM errors e JOIN spans s"
-            " ON s.trace_id = e.trace_id AND s.span_id = e.span_id"
-            " WHERE e.trace_id = ? ORDER BY s.start_ns, e.span_id",
+            "SELECT span_id, agent_name, span_name, error_type, error_message, role,"
+            " cause_span_id, start_ns FROM errors WHERE trace_id = ? ORDER BY start_ns, span_id",
             p,
         ).fetchall()
         handoffs = conn.execute(
             "SELECT from_agent, to_agent, kind, from_span_id, to_span_id, payload_preview"
-            " FROM handoffs WHERE trace_id = ? ORDER BY start_time, to_span_id",
+            " FROM handoffs WHERE trace_id = ? ORDER BY start_ns, to_span_id, from_span_id",
             p,
         ).fetchall()
         # Only spans that carry a reject event or recovered something: a handful.
@@ -464,6 +464,12 @@ def load_run(db: DB, trace_id: str) -> RunBundle:
         ingested = conn.execute(
             "SELECT max(ingested_ns) FROM spans WHERE trace_id = ?", p
         ).fetchone()
+        traces = conn.execute(
+            "SELECT span_id, exception_stacktrace FROM spans WHERE trace_id = ?"
+            " AND exception_stacktrace IS NOT NULL"
+            " AND coalesce(error_role, 'origin') NOT IN ('propagated', 'recovered')",
+            p,
+        ).fetchall()
     recoveries = [
         RecoveryMark(
             span_id,
@@ -500,6 +506,7 @@ def load_run(db: DB, trace_id: str) -> RunBundle:
         rejections=tuple(_rejections(rejects)),
         recoveries=tuple(recoveries),
         ingested_ns=None if not ingested or ingested[0] is None else int(ingested[0]),
+        stacktraces=tuple((sid, str(text)) for sid, text in traces if text),
     )
 
 
@@ -517,7 +524,7 @@ def span_detail(db: DB, trace_id: str, span_id: str) -> SpanDetail | None:
         ).fetchone()
         handoffs = conn.execute(
             "SELECT from_agent, to_agent, kind, from_span_id, to_span_id, payload_preview"
-            " FROM handoffs WHERE trace_id = ? AND to_span_id = ? ORDER BY start_time",
+            " FROM handoffs WHERE trace_id = ? AND to_span_id = ? ORDER BY start_ns, from_span_id",
             p,
         ).fetchall()
     if r is None:

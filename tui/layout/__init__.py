@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .cost import CostLine, CostTable, cost_table, critical_shares, share_bar
 from .errors import ErrorPath, Hop, error_paths
+from .lines import Line, cost_lines, error_lines
 from .timeline import Bar, TimeWindow, axis_line, bar_cells, bar_geometry, pan, run_extent, zoom
 from .tree import ICONS, SpanTree, TreeRow, build_tree, category, flatten, handoff_targets
 
@@ -14,6 +15,7 @@ __all__ = [
     "CostTable",
     "ErrorPath",
     "Hop",
+    "Line",
     "SpanTree",
     "TimeWindow",
     "TreeRow",
@@ -22,8 +24,10 @@ __all__ = [
     "bar_geometry",
     "build_tree",
     "category",
+    "cost_lines",
     "cost_table",
     "critical_shares",
+    "error_lines",
     "error_paths",
     "flatten",
     "handoff_targets",

@@ -8,7 +8,7 @@ between consecutive hops' agents and names who recovered or rejected.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from collector.queries import ErrorRow, HandoffRow, RecoveryMark, RejectMark
 
@@ -43,6 +43,8 @@ class ErrorPath:
     outcome: str
     outcome_text: str
     outcome_span_id: str | None
+    rejected_by: str | None = None
+    """"agent: reason" when the origin is a rejected output."""
 
 
 def _agent_span(tree: SpanTree, span_id: str) -> str | None:
@@ -148,7 +150,13 @@ def error_paths(
             )
             for i, e in enumerate(chain)
         ]
-        paths.append(_with_outcome(tree, origin, hops, recovered_by, rejected_by))
+        path = _with_outcome(tree, origin, hops, recovered_by, rejected_by)
+        reject = rejected_by.get(origin.span_id)
+        if reject is not None:
+            reason = f": {reject.reason}" if reject.reason else ""
+            who = reject.agent or "?"
+            path = replace(path, rejected_by=f"{who}{reason}")
+        paths.append(path)
     return paths
 
 

@@ -1,0 +1,149 @@
+"""One run: waterfall, error paths and cost in tabs, with a summary on top."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Label, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from collector import queries
+from collector.queries import RunBundle
+from tui.layout import build_tree, cost_lines, cost_table, critical_shares, error_lines, error_paths
+from tui.layout.columns import display_name
+from tui.layout.fmt import fmt_cost, fmt_duration, fmt_time, fmt_tokens
+from tui.messages import OpenSpan, RunLoaded, StoreChanged
+from tui.widgets.lines_view import LinesView
+from tui.widgets.waterfall import Waterfall
+
+if TYPE_CHECKING:
+    from tui.app import HoptraceApp
+
+__all__ = ["RunScreen"]
+
+COST_WIDTH = 110
+
+
+class RunScreen(Screen[None]):
+    """Tabs over one run; `escape` goes back to the runs list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("w", "tab('waterfall')", "Waterfall"),
+        Binding("e", "tab('errors')", "Errors"),
+        Binding("c", "tab('cost')", "Cost"),
+    ]
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+        self.bundle: RunBundle | None = None
+
+    @property
+    def hoptrace(self) -> HoptraceApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"run {self.trace_id} (loading…)", id="run-summary")
+        yield Label("", id="critical-path")
+        with TabbedContent(initial="waterfall"):
+            with TabPane("Waterfall (w)", id="waterfall"):
+                yield Waterfall(self.trace_id, self.hoptrace.clock, id="waterfall-view")
+            with TabPane("Errors (e)", id="errors"):
+                yield LinesView(self.trace_id, id="errors-view")
+            with TabPane("Cost (c)", id="cost"):
+                yield LinesView(self.trace_id, id="cost-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Waterfall).focus()
+        self.load()
+
+    def load(self) -> None:
+        """Read the run in a worker."""
+        known = self.bundle.ingested_ns if self.bundle else None
+        self._load(self.trace_id, known, self.bundle is None)
+
+    @work(
+        thread=True, exclusive=True, group="run", exit_on_error=False, description="Reading the run"
+    )
+    def _load(self, trace_id: str, known_ns: int | None, force: bool) -> None:
+        if not force and queries.max_ingested_ns(self.hoptrace.db, trace_id) == known_ns:
+            return  # nothing new in this run
+        bundle = queries.load_run(self.hoptrace.db, trace_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(RunLoaded(trace_id, bundle))
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.load()
+
+    @on(RunLoaded)
+    def _loaded(self, message: RunLoaded) -> None:
+        bundle = self.bundle = message.bundle
+        self.query_one("#run-summary", Label).update(escape(self._summary(bundle)))
+        shares = critical_shares(bundle.agents, bundle.spans)
+        path_ms = bundle.run.critical_path_ms if bundle.run else None
+        text = "  ".join(f"{agent} {share:.0%}" for agent, share in shares)
+        self.query_one("#critical-path", Label).update(
+            escape(
+                f"critical path {fmt_duration(path_ms)}: {text}" if shares else "critical path: n/a"
+            )
+        )
+        self.query_one(Waterfall).set_bundle(bundle)
+        tree = build_tree(bundle.spans)
+        paths = error_paths(
+            tree, bundle.errors, bundle.handoffs, bundle.rejections, bundle.recoveries
+        )
+        self.query_one("#errors-view", LinesView).set_lines(
+            error_lines(paths, dict(bundle.stacktraces))
+        )
+        table = cost_table(bundle.agents, bundle.run.cost_usd if bundle.run else None)
+        self.query_one("#cost-view", LinesView).set_lines(cost_lines(table, COST_WIDTH))
+
+    def _summary(self, bundle: RunBundle) -> str:
+        run = bundle.run
+        if run is None:
+            return f"run {self.trace_id}: not in the store"
+        duration = run.duration_ms
+        if run.status == "RUNNING":
+            duration = max(0.0, self.hoptrace.clock() * 1e3 - run.start_ns / 1e6)
+        tokens = (run.input_tokens or 0) + (run.output_tokens or 0)
+        text = (
+            f"{display_name(run)}  [{run.status}]  {fmt_time(run.start_ns)} UTC  "
+            f"{fmt_duration(duration)}  {run.span_count} spans  {run.agent_count} agents  "
+            f"{run.llm_calls} model calls  {fmt_tokens(tokens)} tokens  {fmt_cost(run.cost_usd)}"
+        )
+        if run.status == "ERROR":
+            text += (
+                f"\nroot cause: {run.root_cause_agent or '?'}: {run.root_cause_error or 'error'}"
+            )
+            if run.root_cause_message:
+                text += f" ({run.root_cause_message})"
+        return text
+
+    def action_tab(self, tab: str) -> None:
+        """Switch tab and focus its view."""
+        self.query_one(TabbedContent).active = tab
+        target = {"waterfall": "#waterfall-view", "errors": "#errors-view", "cost": "#cost-view"}[
+            tab
+        ]
+        self.query_one(target).focus()
+
+    @on(OpenSpan)
+    def _open_span(self, message: OpenSpan) -> None:
+        from tui.screens.span import SpanScreen
+
+        def jumped(producer: str | None) -> None:
+            # the detail screen returns a span to jump to (a handoff producer)
+            if producer and self.query_one(Waterfall).reveal(producer):
+                self.action_tab("waterfall")
+                self.app.push_screen(SpanScreen(self.trace_id, producer), jumped)
+
+        self.app.push_screen(SpanScreen(message.trace_id, message.span_id), jumped)

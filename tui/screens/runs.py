@@ -1,0 +1,131 @@
+"""The first screen: every run in the store, sortable, filterable, live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+
+from collector.queries import RUN_SORT_KEYS, RunFilter, RunSort
+from tui.messages import OpenRun, RunsLoaded, StoreChanged
+from tui.widgets.runs_list import RunsList
+
+if TYPE_CHECKING:
+    from tui.app import HoptraceApp
+
+__all__ = ["RunsScreen"]
+
+STATUSES: tuple[str | None, ...] = (None, "ERROR", "RUNNING", "OK")
+SORT_KEYS: tuple[str, ...] = tuple(RUN_SORT_KEYS)
+
+
+class RunsScreen(Screen[None]):
+    """Runs list with a filter bar; `enter` opens a run."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("n", "focus_name", "Name filter"),
+        Binding("f", "cycle_status", "Status filter"),
+        Binding("s", "cycle_sort", "Sort column"),
+        Binding("S", "reverse_sort", "Reverse sort"),
+        Binding("x", "clear_filters", "Clear filters"),
+        Binding("escape", "focus_list", "List", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: str | None = None
+
+    @property
+    def hoptrace(self) -> HoptraceApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="filters"):
+            yield Label(self._status_text(), id="status-filter")
+            yield Input(placeholder="name (n)", id="name-filter")
+            yield Input(placeholder="search: name, id, agent, error (/)", id="search")
+            yield Label("", id="runs-count")
+        yield RunsList(self.hoptrace.db, self.hoptrace.clock, id="runs")
+        yield Footer()
+
+    @property
+    def runs(self) -> RunsList:
+        """The list widget."""
+        return self.query_one(RunsList)
+
+    def on_mount(self) -> None:
+        self.runs.focus()
+        self.runs.reload()
+
+    def _status_text(self) -> str:
+        return f"status: {self.status or 'all'}"
+
+    def _apply(self, sort: RunSort | None = None) -> None:
+        flt = RunFilter(
+            status=self.status,
+            name=self.query_one("#name-filter", Input).value.strip(),
+            text=self.query_one("#search", Input).value.strip(),
+        )
+        self.query_one("#status-filter", Label).update(self._status_text())
+        self.runs.set_query(flt, sort or self.runs.sort)
+
+    @on(Input.Changed)
+    def _filter_typed(self) -> None:
+        self._apply()
+
+    @on(Input.Submitted)
+    def _filter_done(self) -> None:
+        self.runs.focus()
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.runs.reload()
+
+    @on(OpenRun)
+    def _open_run(self, message: OpenRun) -> None:
+        self.hoptrace.open_run(message.trace_id)
+
+    @on(RunsLoaded)
+    def _counted(self) -> None:
+        self.query_one("#runs-count", Label).update(f"{self.runs.count} runs")
+
+    def action_focus_search(self) -> None:
+        """Focus the free-text filter."""
+        self.query_one("#search", Input).focus()
+
+    def action_focus_name(self) -> None:
+        """Focus the name filter."""
+        self.query_one("#name-filter", Input).focus()
+
+    def action_focus_list(self) -> None:
+        """Back to the list."""
+        self.runs.focus()
+
+    def action_cycle_status(self) -> None:
+        """all -> ERROR -> RUNNING -> OK -> all."""
+        self.status = STATUSES[(STATUSES.index(self.status) + 1) % len(STATUSES)]
+        self._apply()
+
+    def action_cycle_sort(self) -> None:
+        """Sort by the next column."""
+        key = SORT_KEYS[(SORT_KEYS.index(self.runs.sort.key) + 1) % len(SORT_KEYS)]
+        self._apply(RunSort(key, self.runs.sort.descending))
+
+    def action_reverse_sort(self) -> None:
+        """Flip ascending / descending."""
+        self._apply(RunSort(self.runs.sort.key, not self.runs.sort.descending))
+
+    def action_clear_filters(self) -> None:
+        """Show every run again."""
+        self.status = None
+        with self.prevent(Input.Changed):
+            self.query_one("#name-filter", Input).value = ""
+            self.query_one("#search", Input).value = ""
+        self._apply()
