@@ -1,0 +1,185 @@
+"""Bounded JSON previews of arguments and return values, with secrets redacted.
+
+A preview is for a human looking at a trace, not a serialisation: containers are
+truncated *while walking* (never after building a giant string), depth and item
+counts are capped, unknown objects are shown through their public attributes or
+a length-limited `repr`, and the final JSON text is cut at `max_bytes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MAX_DEPTH = 6
+"""Containers nested deeper than this are shown as a short type marker."""
+MAX_ITEMS = 50
+"""Items shown per list/dict/set; the rest are summarised as a count."""
+REDACTED = "[REDACTED]"
+
+SENSITIVE_KEY_PARTS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "authorization",
+    "secret",
+    "cookie",
+    "private_key",
+)
+"""A mapping key containing one of these (case-insensitive) has its value redacted.
+
+Numbers and booleans are kept (so `max_tokens` and `input_tokens` stay readable);
+strings, bytes and containers under such keys are replaced by `[REDACTED]`.
+"""
+
+# API-key-like strings. Reasonable rather than exhaustive: the well-known key
+# prefixes, bearer tokens, JWTs, and long unbroken hex/base64 runs that look
+# like generated secrets.
+_SECRET_RE = re.compile(
+    r"""
+      \bsk-[A-Za-z0-9_\-]{16,}                     # OpenAI / Anthropic style
+    | \b(?:AKIA|ASIA)[0-9A-Z]{16}\b                # AWS access key id
+    | \bgh[pousr]_[A-Za-z0-9]{30,}                 # GitHub tokens
+    | \bxox[abprs]-[A-Za-z0-9-]{10,}               # Slack tokens
+    | \bAIza[0-9A-Za-z_\-]{35}                     # Google API key
+    | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}       # Authorization: Bearer ...
+    | \beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}  # JWT
+    | \b[0-9a-fA-F]{40,}\b                         # long hex secrets
+    | (?<![A-Za-z0-9+/_\-])(?=[A-Za-z0-9+/_\-]*[0-9])(?=[A-Za-z0-9+/_\-]*[A-Z])(?=[A-Za-z0-9+/_\-]*[a-z])[A-Za-z0-9+/_\-]{40,}={0,2}
+    """,
+    re.VERBOSE,
+)
+
+
+class Previewer:
+    """Turns Python values into bounded, redacted JSON text.
+
+    Args:
+        max_bytes: Cap on the length of one preview (characters of JSON text).
+        redact: Redact API-key-like strings and values under sensitive keys.
+        extra_redact_keys: More key substrings to treat as sensitive.
+    """
+
+    __slots__ = ("_keys", "max_bytes", "redact")
+
+    def __init__(
+        self, max_bytes: int = 4096, redact: bool = True, extra_redact_keys: Iterable[str] = ()
+    ) -> None:
+        if max_bytes < 16:
+            raise ValueError(f"max_preview_bytes must be at least 16, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.redact = redact
+        self._keys = tuple(k.lower() for k in (*SENSITIVE_KEY_PARTS, *extra_redact_keys))
+
+    def preview(self, value: Any) -> str:
+        """Bounded JSON text for `value` (may raise; callers guard)."""
+        text = json.dumps(
+            self._walk(value, 0), ensure_ascii=False, separators=(",", ":"), default=_fallback
+        )
+        if len(text) > self.max_bytes:
+            text = text[: self.max_bytes - 1] + "…"
+        return text
+
+    def text(self, value: str) -> str:
+        """A plain (non-JSON) string, truncated and redacted."""
+        return self._str(value)
+
+    def _str(self, value: str) -> str:
+        if len(value) > self.max_bytes:
+            value = value[: self.max_bytes] + f"…(+{len(value) - self.max_bytes} chars)"
+        if self.redact:
+            value = _SECRET_RE.sub(REDACTED, value)
+        return value
+
+    def _sensitive(self, key: object) -> bool:
+        if not self.redact or not isinstance(key, str):
+            return False
+        low = key.lower()
+        return any(part in low for part in self._keys)
+
+    def _walk(self, value: Any, depth: int) -> Any:
+        # Fast path for the common scalar types; exact type checks so that a
+        # str/int subclass with a surprising __str__ goes the careful way.
+        t = type(value)
+        if t is str:
+            return self._str(value)
+        if value is None or t is bool or t is int or t is float:
+            return value
+        if depth >= MAX_DEPTH:
+            return f"<{t.__qualname__}>"
+        if isinstance(value, Mapping):
+            return self._mapping(value.items(), len(value), depth)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            out: list[Any] = []
+            for i, item in enumerate(value):
+                if i >= MAX_ITEMS:
+                    out.append(f"…(+{len(value) - MAX_ITEMS} items)")
+                    break
+                out.append(self._walk(item, depth + 1))
+            return out
+        if isinstance(value, str):
+            return self._str(str.__str__(value))
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value[: self.max_bytes])
+            return self._str(f"<{len(value)} bytes> " + raw.decode("utf-8", "replace"))
+        if isinstance(value, (int, float)):
+            return float(value) if isinstance(value, float) else int(value)
+        return self._object(value, depth)
+
+    def _mapping(self, items: Iterable[tuple[Any, Any]], size: int, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(items):
+            if i >= MAX_ITEMS:
+                out["…"] = f"+{size - MAX_ITEMS} keys"
+                break
+            key = k if isinstance(k, str) else _short_repr(k)
+            if self._sensitive(key) and not isinstance(v, (bool, int, float)) and v is not None:
+                out[key] = REDACTED
+            else:
+                out[key] = self._walk(v, depth + 1)
+        return out
+
+    def _object(self, value: Any, depth: int) -> Any:
+        t = type(value)
+        # pydantic v2 models: their fields, without calling model_dump (which
+        # would serialise the whole object before we get to truncate it).
+        fields = getattr(t, "model_fields", None)
+        if isinstance(fields, dict):
+            items = [(name, getattr(value, name, None)) for name in list(fields)[: MAX_ITEMS + 1]]
+            return {"__type__": t.__qualname__, **self._mapping(items, len(fields), depth)}
+        if dataclasses.is_dataclass(value):
+            names = [f.name for f in dataclasses.fields(value)]
+            items = [(n, getattr(value, n, None)) for n in names[: MAX_ITEMS + 1]]
+            return {"__type__": t.__qualname__, **self._mapping(items, len(names), depth)}
+        attrs = getattr(value, "__dict__", None)
+        if isinstance(attrs, dict) and attrs and not callable(value):
+            public = [(k, v) for k, v in list(attrs.items())[: MAX_ITEMS * 2] if k[:1] != "_"]
+            return {"__type__": t.__qualname__, **self._mapping(public, len(public), depth)}
+        return self._str(_short_repr(value))
+
+
+def _short_repr(value: object, limit: int = 200) -> str:
+    # A repr is computed only for objects we could not walk; it is cut short,
+    # and a failing __repr__ becomes a type marker.
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__} (repr failed)>"
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text
+
+
+def _fallback(value: object) -> str:
+    return _short_repr(value)
+
+
+def redact_text(text: str) -> str:
+    """Replace API-key-like substrings of `text` with `[REDACTED]`."""
+    return _SECRET_RE.sub(REDACTED, text)

@@ -1,0 +1,598 @@
+"""The `Hoptrace` instance: configuration, span lifecycle, handoffs, rejections."""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span
+
+from . import semconv
+from ._capture import Previewer
+from ._config import Settings, build_provider, instrument_threads
+from ._errors import record_error, record_recovered
+from ._state import FRAME_KEY, Frame, Producer, Run, current_frame, log_once
+from ._version import __version__
+from ._wrappers import Spec, make_spec, wrap
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_handoff_ids = itertools.count(1)
+
+
+class Hoptrace:
+    """All tracer state. The module-level functions are bound methods of a default instance.
+
+    Build your own instance to trace into a separate provider (tests do this
+    through `tracer.testing`):
+
+    ```py
+    ht = Hoptrace()
+    ht.configure(tracer_provider=my_provider)
+
+    @ht.agent
+    def planner(task: str) -> str: ...
+    ```
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._settings = Settings()
+        self._previewer = Previewer()
+        self._capture = True
+        self._tracer: trace.Tracer | None = None
+        self._provider: trace.TracerProvider | None = None
+        self._owns_provider = False
+        self._atexit_registered = False
+        self._next_run_attributes: dict[str, Any] = {}
+
+    # --- configuration -----------------------------------------------------
+
+    def configure(
+        self,
+        db: str | Path | None = None,
+        endpoint: str | None = None,
+        service_name: str | None = None,
+        capture: bool = True,
+        max_preview_bytes: int = 4096,
+        redact: bool = True,
+        extra_redact_keys: Iterable[str] = (),
+        tracer_provider: trace.TracerProvider | None = None,
+        instrument_threads: bool = True,
+        instrument_litellm: bool = True,
+        set_global_provider: bool = True,
+    ) -> None:
+        """Set where spans go and what they capture. Optional: the first traced call configures defaults.
+
+        Args:
+            db: DuckDB file of the embedded sink (default `$HOPTRACE_DB` or `./hoptrace.duckdb`).
+            endpoint: Send OTLP/HTTP (protobuf) here instead, e.g. `http://127.0.0.1:4318`
+                (`/v1/traces` is appended to a base URL). Default: `$OTEL_EXPORTER_OTLP_ENDPOINT`.
+            service_name: `service.name` of the resource (default `$OTEL_SERVICE_NAME` or "hoptrace").
+            capture: Record argument and return-value previews (per decorator: `capture=False`).
+            max_preview_bytes: Cap on each preview's JSON text.
+            redact: Redact API-key-like strings and values under secret-looking keys.
+            extra_redact_keys: More key substrings whose values are redacted.
+            tracer_provider: Use this provider (nothing is added to it, nothing installed globally).
+            instrument_threads: Propagate context into threads/executors
+                (`opentelemetry-instrumentation-threading`).
+            instrument_litellm: Trace litellm `completion`/`acompletion` as `chat {model}` spans.
+            set_global_provider: When hoptrace creates the provider, install it as the global one
+                so other OTel instrumentations join the same traces.
+
+        Raises:
+            ValueError: `max_preview_bytes` below 16.
+        """
+        previewer = Previewer(max_preview_bytes, redact, tuple(extra_redact_keys))
+        settings = Settings(
+            db=db,
+            endpoint=endpoint,
+            service_name=service_name,
+            capture=capture,
+            max_preview_bytes=max_preview_bytes,
+            redact=redact,
+            extra_redact_keys=tuple(extra_redact_keys),
+            tracer_provider=tracer_provider,
+            instrument_threads=instrument_threads,
+            instrument_litellm=instrument_litellm,
+            set_global_provider=set_global_provider,
+        )
+        with self._lock:
+            old, owned = self._provider, self._owns_provider
+            self._settings = settings
+            self._previewer = previewer
+            self._capture = capture
+            self._tracer = None
+            self._provider = None
+            if old is not None and owned and old is not trace.get_tracer_provider():
+                _shutdown_quietly(old)
+            self._setup()
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        """The whole configuration, for `tracer.testing` to restore afterwards."""
+        with self._lock:
+            return (
+                self._settings,
+                self._previewer,
+                self._capture,
+                self._tracer,
+                self._provider,
+                self._owns_provider,
+            )
+
+    def _restore(self, snapshot: tuple[Any, ...]) -> None:
+        with self._lock:
+            (
+                self._settings,
+                self._previewer,
+                self._capture,
+                self._tracer,
+                self._provider,
+                self._owns_provider,
+            ) = snapshot
+
+    def _setup(self) -> trace.Tracer:
+        with self._lock:
+            if self._tracer is not None:
+                return self._tracer
+            settings = self._settings
+            try:
+                provider, owned = build_provider(settings)
+            except Exception as exc:
+                log_once("could not set up the tracer provider; tracing is off", exc)
+                provider, owned = trace.NoOpTracerProvider(), False
+            self._provider, self._owns_provider = provider, owned
+            if settings.instrument_threads:
+                instrument_threads()
+            if settings.instrument_litellm:
+                from ._litellm import install
+
+                install()
+            if not self._atexit_registered:
+                atexit.register(self._at_exit)
+                self._atexit_registered = True
+            self._tracer = provider.get_tracer("hoptrace", __version__)
+            return self._tracer
+
+    @property
+    def tracer_provider(self) -> trace.TracerProvider:
+        """The provider this instance traces into (configuring defaults if needed)."""
+        self._setup()
+        assert self._provider is not None
+        return self._provider
+
+    def flush(self, timeout_millis: int = 30000) -> bool:
+        """Export every finished span now. Returns False on timeout; never raises."""
+        from ._litellm import wait_for_callbacks
+
+        wait_for_callbacks(timeout_millis / 1000)
+        provider = self._provider
+        flush = getattr(provider, "force_flush", None)
+        if flush is None:
+            return True
+        try:
+            return bool(flush(timeout_millis))
+        except Exception as exc:
+            log_once("flush failed", exc)
+            return False
+
+    def shutdown(self) -> None:
+        """Flush and, if hoptrace created the provider, shut it down. Never raises."""
+        self.flush()
+        with self._lock:
+            provider, owned = self._provider, self._owns_provider
+            self._tracer = None
+            self._provider = None
+        if provider is not None and owned:
+            _shutdown_quietly(provider)
+
+    def _at_exit(self) -> None:
+        # Normal interpreter exit: nothing still queued may be lost.
+        self.flush()
+
+    # --- decorators ----------------------------------------------------------
+
+    @overload
+    def agent(self, func: F, /) -> F: ...
+    @overload
+    def agent(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        model: str | None = None,
+        role: str | None = None,
+        capture: bool = True,
+    ) -> Callable[[F], F]: ...
+    def agent(
+        self,
+        func: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        model: str | None = None,
+        role: str | None = None,
+        capture: bool = True,
+    ) -> F | Callable[[F], F]:
+        """Trace each call of the function as one agent invocation (`invoke_agent {name}`).
+
+        ```py
+        @tracer.agent(model="gpt-4o-mini", role="writer")
+        def writer(brief: str) -> str:
+            ...
+        ```
+
+        Args:
+            func: The function (bare `@agent` form).
+            name: Agent name (default: the function's `__name__`).
+            model: The model this agent uses (`gen_ai.request.model`).
+            role: Free-form role, e.g. "reviewer" (`hoptrace.agent.role`).
+            capture: Record previews of arguments and return value.
+        """
+
+        def decorate(f: F) -> F:
+            return wrap(self, f, make_spec("agent", f, name, capture, model=model, role=role))
+
+        return decorate(func) if func is not None else decorate
+
+    @overload
+    def tool(self, func: F, /) -> F: ...
+    @overload
+    def tool(
+        self, func: None = None, /, *, name: str | None = None, capture: bool = True
+    ) -> Callable[[F], F]: ...
+    def tool(
+        self, func: F | None = None, /, *, name: str | None = None, capture: bool = True
+    ) -> F | Callable[[F], F]:
+        """Trace each call as a tool execution (`execute_tool {name}`).
+
+        Args:
+            func: The function (bare `@tool` form).
+            name: Tool name (default: the function's `__name__`).
+            capture: Record previews of arguments and return value.
+        """
+
+        def decorate(f: F) -> F:
+            return wrap(self, f, make_spec("tool", f, name, capture))
+
+        return decorate(func) if func is not None else decorate
+
+    @overload
+    def workflow(self, func: F, /) -> F: ...
+    @overload
+    def workflow(
+        self, func: None = None, /, *, name: str | None = None, capture: bool = True
+    ) -> Callable[[F], F]: ...
+    def workflow(
+        self, func: F | None = None, /, *, name: str | None = None, capture: bool = True
+    ) -> F | Callable[[F], F]:
+        """Trace each call as the root of one run (`invoke_workflow {name}`).
+
+        Args:
+            func: The function (bare `@workflow` form).
+            name: Workflow name (default: the function's `__name__`).
+            capture: Record previews of arguments and return value.
+        """
+
+        def decorate(f: F) -> F:
+            return wrap(self, f, make_spec("workflow", f, name, capture))
+
+        return decorate(func) if func is not None else decorate
+
+    # --- span lifecycle (the hot path) -----------------------------------------
+
+    def _enter(self, spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Frame | None:
+        """Start the span for one call; None if hoptrace itself failed (call runs untraced)."""
+        try:
+            tracer = self._tracer or self._setup()
+            parent_ctx = otel_context.get_current()
+            parent = parent_ctx.get(FRAME_KEY)
+            attributes = spec.attributes.copy()
+            links: list[Link] | None = None
+            input_preview: str | None = None
+            if (args or kwargs) and spec.capture and self._capture:
+                input_preview = self._input_preview(spec, args, kwargs)
+                if input_preview is not None:
+                    attributes[semconv.INPUT] = input_preview
+            if parent is None:
+                run: Run | None = None
+                if self._next_run_attributes:
+                    attributes.update(self._take_next_run_attributes())
+            else:
+                run = parent.run
+                agent = parent.agent
+                if spec.kind == "agent":
+                    if agent is not None and agent.name != spec.name:
+                        attributes[semconv.HANDOFF_FROM_AGENT] = agent.name
+                        attributes[semconv.HANDOFF_FROM_SPAN_ID] = agent.span_id
+                        if input_preview is not None:
+                            attributes[semconv.HANDOFF_PAYLOAD] = input_preview
+                    if run.registry or run.explicit:
+                        links = self._handoff_links(spec, run, args, kwargs)
+                elif agent is not None:
+                    attributes[semconv.GEN_AI_AGENT_NAME] = agent.name
+                    attributes[semconv.AGENT_SPAN_ID] = agent.span_id
+            span = tracer.start_span(spec.span_name, parent_ctx, attributes=attributes, links=links)
+            if run is None:
+                run = Run(span)
+            frame = Frame(self, span, spec.kind, spec.name, parent, run)
+            ctx = trace.set_span_in_context(span, parent_ctx)
+            frame.token = otel_context.attach(otel_context.set_value(FRAME_KEY, frame, ctx))
+            return frame
+        except Exception as exc:
+            log_once("could not start a span", exc)
+            return None
+
+    def _exit_ok(self, frame: Frame, result: Any, capture: bool) -> None:
+        try:
+            if frame.token is not None:
+                otel_context.detach(frame.token)  # type: ignore[arg-type]
+            span = frame.span
+            if capture and result is not None and self._capture:
+                try:
+                    span.set_attribute(semconv.OUTPUT, self._previewer.preview(result))
+                except Exception as exc:
+                    log_once(f"could not preview a {type(result).__name__} return value", exc)
+            if frame.errors:
+                record_recovered(frame)
+            if frame.kind == "agent":
+                frame.run.remember(
+                    result, Producer(frame.name, span.get_span_context(), frame.span_id)
+                )
+            span.end()
+            if frame.parent is None:
+                frame.run.close()
+        except Exception as exc:
+            log_once("could not end a span", exc)
+
+    def _exit_error(self, frame: Frame, exc: BaseException) -> None:
+        try:
+            if frame.token is not None:
+                otel_context.detach(frame.token)  # type: ignore[arg-type]
+            if isinstance(exc, GeneratorExit):
+                # The consumer stopped iterating early: not an error of this span.
+                frame.span.set_attribute("hoptrace.generator.closed", True)
+            else:
+                try:
+                    record_error(frame, exc)
+                except Exception as inner:
+                    log_once("could not record an exception on a span", inner)
+            frame.span.end()
+            if frame.parent is None:
+                frame.run.close()
+        except Exception as inner:
+            log_once("could not end a span", inner)
+
+    def _input_preview(
+        self, spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> str | None:
+        try:
+            return self._previewer.preview(spec.bind(args, kwargs))
+        except Exception as exc:
+            log_once("could not preview arguments", exc)
+            return None
+
+    def _handoff_links(
+        self, spec: Spec, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[Link] | None:
+        links: list[Link] = []
+        if run.registry:
+            seen: set[str] = set()
+            for argument, value in spec.iter_values(args, kwargs):
+                producer = run.producer_of(value)
+                if producer is None or producer.span_id in seen:
+                    continue
+                seen.add(producer.span_id)
+                links.append(
+                    Link(
+                        producer.context,
+                        {
+                            semconv.LINK_TYPE: semconv.LINK_TYPE_HANDOFF,
+                            semconv.HANDOFF_KIND: semconv.KIND_DATA,
+                            semconv.HANDOFF_FROM_AGENT: producer.agent,
+                            semconv.HANDOFF_ARGUMENT: argument,
+                            semconv.HANDOFF_PAYLOAD: self._safe_preview(value),
+                        },
+                    )
+                )
+        waiting = run.explicit.get(spec.name)
+        if waiting:
+            with run.lock:
+                handoff_id, producer, payload = waiting.pop(0)
+            attributes = {
+                semconv.LINK_TYPE: semconv.LINK_TYPE_HANDOFF,
+                semconv.HANDOFF_KIND: semconv.KIND_EXPLICIT,
+                semconv.HANDOFF_FROM_AGENT: producer.agent,
+                semconv.HANDOFF_ID: handoff_id,
+            }
+            if payload is not None:
+                attributes[semconv.HANDOFF_PAYLOAD] = payload
+            links.append(Link(producer.context, attributes))
+        return links or None
+
+    def _safe_preview(self, value: Any) -> str:
+        try:
+            return self._previewer.preview(value)
+        except Exception as exc:
+            log_once(f"could not preview a {type(value).__name__}", exc)
+            return f"<{type(value).__name__}>"
+
+    # --- other public operations -----------------------------------------------
+
+    @contextmanager
+    def span(self, name: str, **attributes: Any) -> Iterator[Span]:
+        """A span for anything that is not an agent, tool or workflow.
+
+        ```py
+        with tracer.span("retrieve", k=5) as s:
+            s.set_attribute("hits", 3)
+        ```
+
+        Args:
+            name: Span name, kept as given.
+            **attributes: Span attributes (OTel-compatible values; others are previewed as JSON).
+        """
+        frame = self._enter(Spec.for_span(name, self._span_attributes(attributes)), (), {})
+        if frame is None:
+            yield trace.INVALID_SPAN
+            return
+        try:
+            yield frame.span
+        except BaseException as exc:
+            self._exit_error(frame, exc)
+            raise
+        self._exit_ok(frame, None, False)
+
+    def _span_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in attributes.items():
+            out[key] = value if _otel_value(value) else self._safe_preview(value)
+        return out
+
+    def handoff(self, to: str | Callable[..., Any], payload: Any = None) -> str | None:
+        """Record an explicit handoff from the current agent to agent `to`.
+
+        An event `hoptrace.handoff` goes on the current span now; when agent `to`
+        next starts in this run its span gets a link back here. Returns the
+        handoff id (None outside a traced run).
+
+        Args:
+            to: The receiving agent's name, or its decorated function.
+            payload: What is handed over (previewed, bounded, redacted).
+        """
+        try:
+            frame = current_frame()
+            to_name = to if isinstance(to, str) else getattr(to, "__hoptrace_name__", None)
+            if to_name is None:
+                to_name = getattr(to, "__name__", str(to))
+            if frame is None:
+                log_once("handoff() called outside a traced run; ignored")
+                return None
+            handoff_id = f"h{next(_handoff_ids)}"
+            preview = None if payload is None else self._safe_preview(payload)
+            event: dict[str, Any] = {
+                semconv.HANDOFF_TO_AGENT: to_name,
+                semconv.HANDOFF_ID: handoff_id,
+            }
+            if preview is not None:
+                event[semconv.HANDOFF_PAYLOAD] = preview
+            frame.span.add_event(semconv.EVENT_HANDOFF, event)
+            sender = frame.agent or frame
+            producer = Producer(sender.name, sender.span.get_span_context(), sender.span_id)
+            with frame.run.lock:
+                frame.run.explicit.setdefault(to_name, []).append((handoff_id, producer, preview))
+            return handoff_id
+        except Exception as exc:
+            log_once("handoff() failed", exc)
+            return None
+
+    def reject(self, value: Any, reason: str) -> None:
+        """Declare that `value`, produced by another agent in this run, is wrong.
+
+        Adds an event `hoptrace.reject` on the current span naming the producing
+        agent span; if the rejecting agent (or an ancestor) later fails, that
+        error's cause is the rejected producer.
+
+        Args:
+            value: The rejected object (the very object an agent returned).
+            reason: Why it is wrong.
+        """
+        try:
+            frame = current_frame()
+            if frame is None:
+                log_once("reject() called outside a traced run; ignored")
+                return
+            producer = frame.run.producer_of(value)
+            event: dict[str, Any] = {
+                semconv.REJECT_REASON: self._previewer.text(str(reason)),
+                semconv.REJECT_VALUE: self._safe_preview(value),
+            }
+            if producer is not None:
+                event[semconv.REJECT_SPAN_ID] = producer.span_id
+                event[semconv.REJECT_AGENT] = producer.agent
+                with frame.run.lock:
+                    frame.run.rejections.append((frame, producer.span_id))
+            frame.span.add_event(semconv.EVENT_REJECT, event)
+        except Exception as exc:
+            log_once("reject() failed", exc)
+
+    def set_run_attributes(self, conversation_id: str | None = None, **attributes: Any) -> None:
+        """Put `hoptrace.run.<key>` attributes on the current run's root span.
+
+        Called outside any run, they go on the next run that starts.
+
+        Args:
+            conversation_id: Sets `gen_ai.conversation.id` on the root span.
+            **attributes: Run attributes, e.g. `injected_fault="writer"`.
+        """
+        try:
+            values: dict[str, Any] = {}
+            if conversation_id is not None:
+                values[semconv.GEN_AI_CONVERSATION_ID] = str(conversation_id)
+            for key, value in attributes.items():
+                values[semconv.RUN_ATTRIBUTE_PREFIX + key] = (
+                    value if _otel_value(value) else self._safe_preview(value)
+                )
+            frame = current_frame()
+            if frame is None:
+                with self._lock:
+                    self._next_run_attributes.update(values)
+                return
+            frame.run.root.set_attributes(values)
+        except Exception as exc:
+            log_once("set_run_attributes() failed", exc)
+
+    def _take_next_run_attributes(self) -> dict[str, Any]:
+        with self._lock:
+            values, self._next_run_attributes = self._next_run_attributes, {}
+        return values
+
+    def llm_call(
+        self, model: str, provider: str | None = None, *, operation: str = semconv.OP_CHAT
+    ) -> Any:
+        """A `chat {model}` span for a model call made with any SDK; record usage on it.
+
+        ```py
+        with tracer.llm_call("claude-sonnet-4", provider="anthropic") as call:
+            reply = client.messages.create(...)
+            call.record_usage(input_tokens=reply.usage.input_tokens,
+                              output_tokens=reply.usage.output_tokens)
+        ```
+
+        Cost may be left out: the collector prices known models at ingest.
+
+        Args:
+            model: Requested model (`gen_ai.request.model`).
+            provider: `gen_ai.provider.name`, e.g. "openai", "anthropic".
+            operation: `gen_ai.operation.name` (default "chat").
+        """
+        from ._llm import llm_call
+
+        return llm_call(self, model, provider, operation)
+
+
+def _otel_value(value: Any) -> bool:
+    if isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, (list, tuple)) and value:
+        first = type(value[0])
+        return first in (str, bool, int, float) and all(type(v) is first for v in value)
+    return False
+
+
+def _shutdown_quietly(provider: trace.TracerProvider) -> None:
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is None:
+        return
+    try:
+        shutdown()
+    except Exception as exc:
+        log_once("tracer provider shutdown failed", exc)
