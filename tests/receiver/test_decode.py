@@ -242,6 +242,7 @@ def test_malformed_json_raises_decode_error(body: bytes) -> None:
 @pytest.mark.parametrize(
     "body",
     [b"\xff\xff\xff", b"\x0a\x05abc", b"\x0a\xff\xff\xff\xff\x0f", proto_body()[:-7]],
+    ids=["garbage", "short-field", "huge-length", "truncated"],
 )
 def test_malformed_protobuf_raises_decode_error(body: bytes) -> None:
     with pytest.raises(DecodeError):
@@ -265,7 +266,9 @@ def test_decompress_caps_output_of_a_bomb() -> None:
     assert len(decompress(bomb, "gzip", limit=8 * 1024 * 1024)) == 8 * 1024 * 1024
 
 
-@pytest.mark.parametrize("body", [b"not gzip", gzip.compress(b"abc")[:-4], b""])
+@pytest.mark.parametrize(
+    "body", [b"not gzip", gzip.compress(b"abc")[:-4], b""], ids=["not-gzip", "truncated", "empty"]
+)
 def test_decompress_rejects_corrupt_or_truncated_streams(body: bytes) -> None:
     with pytest.raises(DecodeError):
         decompress(body, "gzip")

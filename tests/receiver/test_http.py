@@ -161,6 +161,16 @@ def _status(headers: dict[str, str], body: bytes) -> status_pb2.Status:
             "deflate",
         ),
     ],
+    ids=[
+        "pb-garbage",
+        "pb-truncated",
+        "json-truncated",
+        "json-array",
+        "json-bad-int64",
+        "not-gzip",
+        "gzip-truncated",
+        "deflate-corrupt",
+    ],
 )
 def test_malformed_body_is_400_with_status_and_nothing_stored(
     receiver: Receiver, sink: ListSink, content_type: str, body: bytes, headers: dict, fragment: str
