@@ -36,10 +36,13 @@ _logged_lock = threading.Lock()
 def log_once(kind: str, exc: BaseException | None = None) -> None:
     """Log an internal hoptrace failure once per kind; never raises."""
     try:
+        # Keyed by the failure's kind and exception type: a second, different
+        # problem at the same place still gets its one log line.
+        key = kind if exc is None else f"{kind}/{type(exc).__qualname__}"
         with _logged_lock:
-            if kind in _logged:
+            if key in _logged:
                 return
-            _logged.add(kind)
+            _logged.add(key)
         logger.warning("hoptrace: %s (further occurrences are not logged)", kind, exc_info=exc)
     except Exception:  # logging itself failed: nothing sensible left to do
         pass

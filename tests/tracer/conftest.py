@@ -1,0 +1,27 @@
+"""Shared fixtures: every test gets its own `Hoptrace` instance and in-memory spans."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports litellm: no network at import (see docs/readme/tracer.md).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from collections.abc import Iterator
+
+import pytest
+
+from tracer import Hoptrace
+from tracer.testing import CapturedSpans, capture_spans
+
+
+@pytest.fixture
+def ht() -> Hoptrace:
+    """A fresh instance, so no test depends on the module-level default."""
+    return Hoptrace()
+
+
+@pytest.fixture
+def captured(ht: Hoptrace) -> Iterator[CapturedSpans]:
+    with capture_spans(ht) as spans:
+        yield spans
