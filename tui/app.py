@@ -10,15 +10,16 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
 from collector import queries
 from tui.messages import StoreChanged
+from tui.workers import ReportsWorkerErrors
 
 __all__ = ["HoptraceApp"]
 
 
-class HoptraceApp(App[None]):
+class HoptraceApp(ReportsWorkerErrors, App[None]):
     """Browse runs, open one as a waterfall, its error paths, its cost, any span."""
 
     TITLE = "hoptrace"
@@ -88,20 +89,6 @@ class HoptraceApp(App[None]):
 
         for runs in self.query(RunsList):
             runs.tick()
-
-    # --- the one error path -----------------------------------------------------
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR:
-            error = event.worker.error
-            what = event.worker.description or event.worker.name
-            self.notify(
-                f"{what}: {type(error).__name__}: {error}",
-                title="hoptrace",
-                severity="error",
-                timeout=8,
-            )
 
     # --- navigation ---------------------------------------------------------------
 

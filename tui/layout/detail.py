@@ -29,7 +29,7 @@ def _pretty(preview: str | None) -> str:
 
 
 def handoff_producers(detail: SpanDetail) -> list[tuple[str, str]]:
-    """(producer span id, description) of every handoff into this span, first seen first."""
+    """(producer span id, description) of every handoff into this span; data / explicit first."""
     out: dict[str, str] = {}
     for h in detail.handoffs_in:
         if h.from_span_id:
@@ -49,7 +49,8 @@ def handoff_producers(detail: SpanDetail) -> list[tuple[str, str]]:
             str(delegated),
             f"delegate from {detail.attributes.get('hoptrace.handoff.from_agent', '?')}",
         )
-    return list(out.items())
+    # the producer of the data is the more useful jump than the delegating parent
+    return sorted(out.items(), key=lambda kv: kv[1].startswith("delegate"))
 
 
 def detail_sections(detail: SpanDetail) -> list[tuple[str, str]]:

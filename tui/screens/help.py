@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -71,7 +70,7 @@ class HelpScreen(ModalScreen[None]):
         text = key_table(self.below)
         with VerticalScroll(id="help"):
             yield Static("Keys", classes="section-title")
-            yield Static(escape(text), id="help-keys")
+            yield Static(text, id="help-keys", markup=False)
             yield Static(
                 "Mouse: click a row to select, double-click to open, click a runs-list header to sort.",
                 classes="muted",

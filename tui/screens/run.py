@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +19,7 @@ from tui.layout.fmt import fmt_cost, fmt_duration, fmt_time, fmt_tokens
 from tui.messages import OpenSpan, RunLoaded, StoreChanged
 from tui.widgets.lines_view import LinesView
 from tui.widgets.waterfall import Waterfall
+from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from tui.app import HoptraceApp
@@ -29,7 +29,7 @@ __all__ = ["RunScreen"]
 COST_WIDTH = 110
 
 
-class RunScreen(Screen[None]):
+class RunScreen(ReportsWorkerErrors, Screen[None]):
     """Tabs over one run; `escape` goes back to the runs list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -50,8 +50,8 @@ class RunScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Label(f"run {self.trace_id} (loading…)", id="run-summary")
-        yield Label("", id="critical-path")
+        yield Label(f"run {self.trace_id} (loading…)", id="run-summary", markup=False)
+        yield Label("", id="critical-path", markup=False)
         with TabbedContent(initial="waterfall"):
             with TabPane("Waterfall (w)", id="waterfall"):
                 yield Waterfall(self.trace_id, self.hoptrace.clock, id="waterfall-view")
@@ -87,14 +87,12 @@ class RunScreen(Screen[None]):
     @on(RunLoaded)
     def _loaded(self, message: RunLoaded) -> None:
         bundle = self.bundle = message.bundle
-        self.query_one("#run-summary", Label).update(escape(self._summary(bundle)))
+        self.query_one("#run-summary", Label).update(self._summary(bundle))
         shares = critical_shares(bundle.agents, bundle.spans)
         path_ms = bundle.run.critical_path_ms if bundle.run else None
         text = "  ".join(f"{agent} {share:.0%}" for agent, share in shares)
         self.query_one("#critical-path", Label).update(
-            escape(
-                f"critical path {fmt_duration(path_ms)}: {text}" if shares else "critical path: n/a"
-            )
+            f"critical path {fmt_duration(path_ms)}: {text}" if shares else "critical path: n/a"
         )
         self.query_one(Waterfall).set_bundle(bundle)
         tree = build_tree(bundle.spans)
@@ -138,6 +136,7 @@ class RunScreen(Screen[None]):
 
     @on(OpenSpan)
     def _open_span(self, message: OpenSpan) -> None:
+        message.stop()
         from tui.screens.span import SpanScreen
 
         def jumped(producer: str | None) -> None:

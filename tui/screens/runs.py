@@ -90,6 +90,7 @@ class RunsScreen(Screen[None]):
 
     @on(OpenRun)
     def _open_run(self, message: OpenRun) -> None:
+        message.stop()
         self.hoptrace.open_run(message.trace_id)
 
     @on(RunsLoaded)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,6 +14,7 @@ from textual.widgets import Footer, Static
 from collector import queries
 from tui.layout.detail import detail_sections, handoff_producers
 from tui.messages import SpanDetailLoaded
+from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from tui.app import HoptraceApp
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["SpanScreen"]
 
 
-class SpanScreen(Screen[str | None]):
+class SpanScreen(ReportsWorkerErrors, Screen[str | None]):
     """Dismisses with the producer span id when the user jumps to it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -65,13 +65,13 @@ class SpanScreen(Screen[str | None]):
         body = self.query_one("#span-detail", VerticalScroll)
         await body.remove_children()
         if message.detail is None:
-            await body.mount(Static(f"span {message.span_id} is not in the store"))
+            await body.mount(Static(f"span {message.span_id} is not in the store", markup=False))
             return
         self.producers = handoff_producers(message.detail)
         widgets = []
         for title, text in detail_sections(message.detail):
-            widgets.append(Static(escape(title), classes="section-title"))
-            widgets.append(Static(escape(text), classes="section-body"))
+            widgets.append(Static(title, classes="section-title", markup=False))
+            widgets.append(Static(text, classes="section-body", markup=False))
         await body.mount_all(widgets)
 
     def action_back(self) -> None:

@@ -10,11 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
+from textual.worker import Worker, WorkerState
 
 from collector import queries
 from tui.layout.lines import Line
 from tui.messages import SqlFinished
 from tui.widgets.lines_view import LinesView
+from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from tui.app import HoptraceApp
@@ -50,7 +52,7 @@ def result_lines(result: queries.SqlResult) -> list[Line]:
     return out
 
 
-class SqlScreen(Screen[None]):
+class SqlScreen(ReportsWorkerErrors, Screen[None]):
     """Type a query, `enter` runs it in a worker; a new query replaces a running one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
@@ -80,6 +82,12 @@ class SqlScreen(Screen[None]):
         started = time.perf_counter()
         result = queries.sql_console(self.hoptrace.db, sql, MAX_ROWS)
         self.post_message(SqlFinished(sql, result, time.perf_counter() - started))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Report a failure (the one error path) and say so next to the query."""
+        super().on_worker_state_changed(event)
+        if event.state is WorkerState.ERROR:
+            self.query_one("#sql-status", Label).update("failed")
 
     @on(SqlFinished)
     def _finished(self, message: SqlFinished) -> None:

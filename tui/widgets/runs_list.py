@@ -27,13 +27,14 @@ from collector import queries
 from collector.queries import RunFilter, RunRow, RunSort
 from tui.layout.columns import RUN_COLUMNS, column_at, fit_columns, render_cells, run_cells
 from tui.messages import OpenRun, RunsLoaded, RunsPageLoaded
+from tui.workers import ReportsWorkerErrors
 
 __all__ = ["PAGE_SIZE", "RunsList"]
 
 PAGE_SIZE = 200
 
 
-class RunsList(ScrollView, can_focus=True):
+class RunsList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """Virtual list of runs with a sticky header row."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -1,0 +1,143 @@
+"""Pilot tests of the runs view: listing, sorting, filtering, opening (messages first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import make_app, of_type, screen_text, settle
+from demo_db import CHAIN_RUN, OK_RUN, PENDING_RUN, REJECTED_RUN
+from textual.message import Message
+
+from tui.messages import OpenRun, RunLoaded, RunsLoaded
+from tui.screens.run import RunScreen
+from tui.screens.runs import RunsScreen
+from tui.widgets.runs_list import RunsList
+
+
+def visible_ids(app) -> list[str]:
+    runs = app.screen.query_one(RunsList)
+    return [runs.row(i).trace_id for i in range(runs.count)]
+
+
+async def test_runs_view_shows_every_run_newest_first(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        [loaded, *_] = of_type(messages, RunsLoaded)
+        assert loaded.count == 4
+        assert isinstance(app.screen, RunsScreen)
+        assert visible_ids(app) == [PENDING_RUN, CHAIN_RUN, REJECTED_RUN, OK_RUN]
+        text = screen_text(pilot)
+        assert "4 runs" in text
+        assert "RUNNING" in text
+        assert "coder: Rejected (tests" in text
+        assert "researcher: ConnectionError" in text
+        # the injected clock makes ages and the running duration stable
+        assert "5s ago" in text
+        assert "5.00s" in text
+
+
+async def test_sort_keys_cycle_and_reverse(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("s")  # start -> name
+        await settle(pilot)
+        assert runs.sort.key == "name"
+        for _ in range(2):  # name -> status -> duration
+            await pilot.press("s")
+        await settle(pilot)
+        assert runs.sort.key == "duration"
+        assert runs.sort.descending
+        assert visible_ids(app)[:3] == [OK_RUN, REJECTED_RUN, CHAIN_RUN]
+        await pilot.press("S")
+        await settle(pilot)
+        assert not runs.sort.descending
+        assert visible_ids(app)[:3] == [CHAIN_RUN, REJECTED_RUN, OK_RUN]
+        assert "DURATION▲" in screen_text(pilot)
+        # every reload answered with a message
+        assert len(of_type(messages, RunsLoaded)) >= 4
+
+
+async def test_header_click_sorts_by_that_column(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        header = screen_text(pilot).splitlines()[3]
+        x = header.index("COST")
+        await pilot.click(RunsList, offset=(x, 0))
+        await settle(pilot)
+        assert runs.sort.key == "cost"
+        assert visible_ids(app)[0] == OK_RUN
+        await pilot.click(RunsList, offset=(x, 0))
+        await settle(pilot)
+        assert not runs.sort.descending
+
+
+async def test_status_name_and_text_filters(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("f")
+        await settle(pilot)
+        assert of_type(messages, RunsLoaded)[-1].count == 2
+        assert "status: ERROR" in screen_text(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert visible_ids(app) == [PENDING_RUN]
+        await pilot.press("x")
+        await settle(pilot)
+        assert runs.count == 4
+
+        await pilot.press("slash")
+        await pilot.press(*"unreachable")
+        await settle(pilot)
+        assert visible_ids(app) == [CHAIN_RUN]
+        await pilot.press("enter")  # leaves the search box, back on the list
+        assert runs.has_focus
+        await pilot.press("x", "n", *"zzz")
+        await settle(pilot)
+        assert runs.count == 0
+        assert "0 runs" in screen_text(pilot)
+        await pilot.press("escape")
+        assert runs.has_focus
+
+
+async def test_keys_move_the_cursor_and_enter_opens_the_run(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("end")
+        assert runs.selected_trace_id == OK_RUN
+        await pilot.press("up", "k")
+        assert runs.selected_trace_id == CHAIN_RUN
+        await pilot.press("home", "down", "j", "pagedown", "pageup")
+        assert runs.cursor == 0
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        [opened] = of_type(messages, OpenRun)
+        assert opened.trace_id == REJECTED_RUN
+        [loaded] = of_type(messages, RunLoaded)
+        assert loaded.bundle.run is not None
+        assert loaded.bundle.run.status == "ERROR"
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_double_click_opens_a_run(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        await pilot.click(RunsList, offset=(5, 4), times=2)
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)
+        assert app.screen.trace_id == OK_RUN
