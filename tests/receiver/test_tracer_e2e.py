@@ -15,11 +15,15 @@ from collector import query
 from ._collect_proc import CollectProcess
 
 
-@pytest.mark.parametrize("how", ["configure", "env"])
+@pytest.mark.parametrize("how", ["configure", "env", "env-with-token"])
 def test_tracer_spans_arrive_through_the_collector(tmp_path: Path, how: str) -> None:
     db = tmp_path / "e2e.duckdb"
-    collect = CollectProcess(db)
+    token = "tok-123 with space"
+    collect = CollectProcess(
+        db, env={"HOPTRACE_COLLECT_TOKEN": token} if how == "env-with-token" else None
+    )
     try:
+        assert ("auth: bearer token" in collect.lines[-1]) == (how == "env-with-token")
         base = collect.endpoint.removesuffix("/v1/traces")
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "HOPTRACE_DB"
@@ -31,6 +35,8 @@ def test_tracer_spans_arrive_through_the_collector(tmp_path: Path, how: str) -> 
             argv.append(base)
         else:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = base
+        if how == "env-with-token":  # the standard variable, URL-encoded as the OTel spec says
+            env["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer%20tok-123%20with%20space"
         proc = subprocess.run(
             argv, env=env, capture_output=True, text=True, timeout=120, check=False
         )
@@ -63,3 +69,28 @@ def test_tracer_spans_arrive_through_the_collector(tmp_path: Path, how: str) -> 
     ]
     services = query("SELECT DISTINCT service_name FROM spans", db=db)["service_name"].to_list()
     assert services == (["tracer-producer"] if how == "configure" else ["hoptrace"])
+
+
+def test_tracer_without_the_token_stores_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "e2e.duckdb"
+    collect = CollectProcess(db, env={"HOPTRACE_COLLECT_TOKEN": "right"})
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collect.endpoint.removesuffix("/v1/traces")
+        env["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=Bearer%20wrong"
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("_tracer_producer.py"))],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr  # telemetry failures never break the program
+        code, err = collect.stop(signal.SIGTERM)
+    finally:
+        collect.kill()
+    assert code == 0, err
+    assert "code: 401" in proc.stderr  # the exporter logged the refusal
+    assert "401 missing or wrong bearer token" in err
+    assert int(query("SELECT count(*) AS n FROM spans", db=db)["n"][0]) == 0
