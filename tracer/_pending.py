@@ -51,12 +51,13 @@ class PendingSpanProcessor(SpanProcessor):
         exporter_or_processor: SpanExporter | SpanProcessor,
         schedule_delay_millis: float = LIVE_SCHEDULE_DELAY_MILLIS,
     ) -> None:
+        self._exporter: RemovePendingExporter | None = None
         if isinstance(exporter_or_processor, SpanProcessor):
             self._inner: SpanProcessor = exporter_or_processor
         elif isinstance(exporter_or_processor, SpanExporter):
+            self._exporter = RemovePendingExporter(exporter_or_processor)
             self._inner = BatchSpanProcessor(
-                RemovePendingExporter(exporter_or_processor),
-                schedule_delay_millis=schedule_delay_millis,
+                self._exporter, schedule_delay_millis=schedule_delay_millis
             )
         else:
             raise TypeError(
@@ -93,7 +94,13 @@ class PendingSpanProcessor(SpanProcessor):
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        done = self._inner.force_flush(timeout_millis)
+        # BatchSpanProcessor hands the queue to the exporter but does not flush
+        # the exporter itself; a buffering exporter (the DuckDB one) must be
+        # told too, or `flush()` would return before the spans are stored.
+        if self._exporter is not None:
+            done = self._exporter.force_flush(timeout_millis) and done
+        return done
 
 
 def span_processor(exporter: SpanExporter) -> PendingSpanProcessor:

@@ -25,3 +25,7 @@ def ht() -> Hoptrace:
 def captured(ht: Hoptrace) -> Iterator[CapturedSpans]:
     with capture_spans(ht) as spans:
         yield spans
+
+
+# The fixture users get from `tracer.testing` (exercised in test_tracer_api.py).
+from tracer.testing import hoptrace_spans  # noqa: E402, F401

@@ -170,7 +170,7 @@ def test_exporter_failure_is_logged_once_never_raised(
     ht: Hoptrace, caplog: pytest.LogCaptureFixture
 ) -> None:
     exporter = RaisingExporter()
-    provider = TracerProvider()
+    provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(PendingSpanProcessor(exporter, schedule_delay_millis=10))
     ht.configure(tracer_provider=provider, instrument_litellm=False)
 
@@ -188,7 +188,7 @@ def test_exporter_failure_is_logged_once_never_raised(
 
 
 def test_exporter_failure_with_simple_processor_never_raises(ht: Hoptrace) -> None:
-    provider = TracerProvider()
+    provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(RaisingExporter()))
     ht.configure(tracer_provider=provider, instrument_litellm=False)
 
