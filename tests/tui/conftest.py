@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -10,6 +11,7 @@ import pytest
 from demo_db import NOW, build_demo_db
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from tui.app import HoptraceApp
 
@@ -31,7 +33,9 @@ async def settle(pilot: Pilot[None], rounds: int = 20) -> None:
     """Wait until no worker is running and the message queues are drained (no sleeps)."""
     app = pilot.app
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        # a cancelled exclusive worker or a failed one (reported via notify) is "done" too
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):
             await pilot.pause()

@@ -379,3 +379,20 @@ def build_demo_db(path: Path) -> Path:
     finally:
         store.close()
     return path
+
+
+def extra_run(batch: SpanBatch, trace_id: str, start_ns: int) -> None:
+    """A small finished run (what a live pipeline adds while the UI is open)."""
+    t = _Trace(batch, trace_id, start_ns, int(trace_id[-8:], 16))
+    wf = t.workflow("live_team", 0, 800)
+    orch = t.agent("orchestrator", wf, 5, 790)
+    t.chat(("orchestrator", orch), 10, 700, (100, 20))
+
+
+def finish_pending_run(batch: SpanBatch) -> None:
+    """The final copies of the pending run's unfinished spans (same ids)."""
+    base = NOW - 5_000 * MS
+    t = _Trace(batch, PENDING_RUN, base, 0xD4)
+    wf = t.workflow("research_team", 0, 6000, span_id=f"{0xD4:08x}{1:08x}")
+    orch = t.agent("orchestrator", wf, 5, 5990, span_id=f"{0xD4:08x}{2:08x}")
+    t.agent("coder", orch, 2600, 5900, by=("orchestrator", orch), span_id=f"{0xD4:08x}{6:08x}")

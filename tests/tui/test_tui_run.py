@@ -191,7 +191,8 @@ async def test_pending_spans_are_open_ended_and_orphans_are_roots(demo_db: Path)
         assert [r.orphan for r in roots] == [False, True]
         text = screen_text(pilot)
         assert "▷" in text  # open-ended bars
-        assert "execute_tool run_tests ⤒" in text
+        assert "execute_tool run_tests (orphan)" in text
+        assert "5.00s…" in text  # elapsed so far, by the injected clock
         assert "[RUNNING]" in text
 
 

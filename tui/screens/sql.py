@@ -84,8 +84,7 @@ class SqlScreen(ReportsWorkerErrors, Screen[None]):
         self.post_message(SqlFinished(sql, result, time.perf_counter() - started))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Report a failure (the one error path) and say so next to the query."""
-        super().on_worker_state_changed(event)
+        """Say "failed" next to the query (Textual also runs the mixin's handler, which notifies)."""
         if event.state is WorkerState.ERROR:
             self.query_one("#sql-status", Label).update("failed")
 

@@ -172,7 +172,7 @@ class Waterfall(ScrollView, can_focus=True):
         if span.pending:
             marks += " …"
         if row.orphan:
-            marks += " ⤒"
+            marks += " (orphan)"
         indent = "  " * min(row.depth, name_w // 4)
         head = f"{indent}{fold}{icon} "
         return head + truncate(span.name, name_w - len(head) - len(marks)) + marks
@@ -203,11 +203,10 @@ class Waterfall(ScrollView, can_focus=True):
         bar_style = base + Style.from_color(self.get_component_rich_style(bar_class).color)
         end = None if span.pending else span.end_ns
         bar = bar_geometry(span.start_ns, end, self.window, lane_w)
-        duration = (
-            "…"
-            if span.pending
-            else fmt_duration(((span.end_ns or span.start_ns) - span.start_ns) / 1e6)
-        )
+        if span.pending:  # still running: time so far by the (injectable) clock
+            duration = fmt_duration(max(0.0, self.clock() * 1e3 - span.start_ns / 1e6)) + "…"
+        else:
+            duration = fmt_duration(((span.end_ns or span.start_ns) - span.start_ns) / 1e6)
         label = self._label(row, name_w).ljust(name_w)
         dur_style = base
         if span.on_critical_path:

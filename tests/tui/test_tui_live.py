@@ -1,0 +1,135 @@
+"""Live refresh: another thread and another process write while the UI is open."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import make_app, of_type, screen_text, settle, wait_for
+from demo_db import NOW, PENDING_RUN, REJECTED_RUN, extra_run, finish_pending_run
+from textual.message import Message
+
+from collector import SpanBatch, SpanStore
+from tui.messages import OpenRun, RunLoaded, RunsLoaded, StoreChanged
+from tui.screens.run import RunScreen
+from tui.widgets.runs_list import RunsList
+from tui.widgets.waterfall import Waterfall
+
+NEW_RUN = f"{0xE5:032x}"
+OTEL_TRACE = 0xF6
+
+
+def write_in_thread(db: Path, fill) -> threading.Thread:
+    batch = SpanBatch()
+    fill(batch)
+
+    def work() -> None:
+        store = SpanStore(db)
+        try:
+            store.write(batch)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+async def test_new_run_appears_and_selection_stays_on_its_run(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db, poll_interval=0.1)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("down", "down")
+        assert runs.selected_trace_id == REJECTED_RUN
+        polls_before = len(of_type(messages, StoreChanged))
+
+        write_in_thread(demo_db, lambda b: extra_run(b, NEW_RUN, NOW - 1_000_000_000)).join()
+        # no key press: the poll notices max(ingested_ns) moved and the list reloads
+        await wait_for(pilot, lambda: runs.count == 5)
+        assert len(of_type(messages, StoreChanged)) > polls_before
+        assert of_type(messages, RunsLoaded)[-1].count == 5
+        assert runs.row(0).trace_id == NEW_RUN
+        assert runs.selected_trace_id == REJECTED_RUN
+        assert runs.cursor == 3
+        assert "live_team" in screen_text(pilot)
+
+
+async def test_running_run_updates_in_list_and_waterfall(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db, poll_interval=0.1)
+    async with app.run_test(size=(140, 30), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        app.screen.post_message(OpenRun(PENDING_RUN))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        wf = screen.query_one(Waterfall)
+        assert sum(r.span.pending for r in wf.rows) == 3
+        loads = len(of_type(messages, RunLoaded))
+
+        write_in_thread(demo_db, finish_pending_run).join()
+        await wait_for(pilot, lambda: len(of_type(messages, RunLoaded)) > loads)
+        bundle = of_type(messages, RunLoaded)[-1].bundle
+        assert bundle.run is not None
+        assert bundle.run.status == "OK"
+        await wait_for(pilot, lambda: sum(r.span.pending for r in wf.rows) == 0)
+        assert "[OK]" in screen_text(pilot)
+        # the list under it was refreshed too
+        await pilot.press("escape")
+        runs = app.screen.query_one(RunsList)
+        await wait_for(pilot, lambda: runs.row(0) is not None and runs.row(0).status == "OK")
+
+
+WRITER = """
+import sys, time
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from collector import DuckDBSpanExporter
+
+provider = TracerProvider()
+exporter = DuckDBSpanExporter(sys.argv[1])
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+tracer = provider.get_tracer("live-test")
+with tracer.start_as_current_span(
+    "invoke_workflow other_process",
+    attributes={"gen_ai.operation.name": "invoke_workflow", "hoptrace.kind": "workflow"},
+):
+    with tracer.start_as_current_span(
+        "invoke_agent researcher",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "researcher"},
+    ):
+        time.sleep(0.05)
+provider.shutdown()
+print("written")
+"""
+
+
+@pytest.mark.slow
+async def test_run_written_by_another_process_appears(demo_db: Path) -> None:
+    app = make_app(demo_db, poll_interval=0.1)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("down")
+        selected = runs.selected_trace_id
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            WRITER,
+            str(demo_db),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        # the UI keeps polling and reading while the other process writes the file
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        assert b"written" in out
+        await wait_for(pilot, lambda: runs.count == 5)
+        assert "other_process" in screen_text(pilot)
+        assert runs.selected_trace_id == selected
+        assert not [n for n in app._notifications if n.severity == "error"]
