@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 import time
@@ -18,12 +19,17 @@ from typing import Any
 
 from sample_pipelines.demo import DemoConfig, RunRecord, run_demo
 from sample_pipelines.models import missing_api_keys
-from tracer._env import default_db_path
 
 __all__ = ["run"]
 
 REALISTIC_SCALE = 1.0
 DEFAULT_SCALE = 0.1
+
+
+def _default_db() -> Path:
+    # the documented default of every hoptrace part ($HOPTRACE_DB, else ./hoptrace.duckdb);
+    # spelled out here because sample_pipelines may only use the tracer's public API
+    return Path(os.environ.get("HOPTRACE_DB") or "hoptrace.duckdb")
 
 
 def _error(message: str) -> int:
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     if isinstance(config, str):
         return _error(config)
-    db = Path(args.db) if args.db else default_db_path()
+    db = Path(args.db) if args.db else _default_db()
     if db.parent and not db.parent.exists():
         return _error(f"directory {str(db.parent)!r} does not exist")
 

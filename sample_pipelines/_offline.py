@@ -114,14 +114,12 @@ def corrupt(agent: str, text: str) -> str:
 
 
 def _model_error(kind: str, model: str) -> Exception:
-    import litellm
+    from litellm.exceptions import RateLimitError, Timeout
 
     provider = provider_of(model)
     if kind == "Timeout":
-        return litellm.Timeout(
-            message="Request timed out after 30 s", model=model, llm_provider=provider
-        )
-    return litellm.RateLimitError(
+        return Timeout(message="Request timed out after 30 s", model=model, llm_provider=provider)
+    return RateLimitError(
         message=f"429 Too Many Requests: rate limit reached for {model} (tokens per minute)",
         llm_provider=provider,
         model=model,

@@ -17,7 +17,9 @@ SELECT r.*,
        json_extract_string(r.attributes, '$."hoptrace.run.variant"') AS variant,
        json_extract_string(r.attributes, '$."hoptrace.run.fault"') AS fault,
        json_extract_string(r.attributes, '$."hoptrace.run.fault_agent"') AS fault_agent,
-       json_extract_string(r.attributes, '$."hoptrace.run.expected_outcome"') AS expected_outcome
+       json_extract_string(r.attributes, '$."hoptrace.run.expected_outcome"') AS expected_outcome,
+       CAST(json_extract(r.attributes, '$."hoptrace.run.run_index"') AS INTEGER) AS run_index,
+       CAST(json_extract(r.attributes, '$."hoptrace.run.turn"') AS INTEGER) AS turn
 FROM runs r
 WHERE json_extract_string(r.attributes, '$."hoptrace.run.demo_batch"') = $batch
 """

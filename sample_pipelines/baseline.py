@@ -7,6 +7,8 @@ so `runs`/`agents` can be grouped by variant to see what the extra hops cost.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sample_pipelines import _chaos
 from sample_pipelines.models import BASELINE_MODEL, complete
 from tracer import agent, set_run_attributes, workflow
@@ -45,8 +47,7 @@ async def assistant(request: str) -> str:
 async def single_model_baseline(request: str, conversation_id: str = "", turn: int = 1) -> str:
     """The baseline run for one request."""
     chaos = _chaos.current()
-    extra: dict[str, str] = {"conversation_id": conversation_id} if conversation_id else {}
-    set_run_attributes(
-        variant="baseline", turn=turn, **extra, **chaos.fault.run_attributes(), **chaos.attributes
-    )
+    attributes: dict[str, Any] = {"variant": "baseline", "turn": turn}
+    attributes.update(chaos.fault.run_attributes(), **chaos.attributes)
+    set_run_attributes(conversation_id=conversation_id or None, **attributes)
     return await assistant(request)

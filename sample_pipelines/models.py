@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from sample_pipelines import _chaos, _offline
 from tracer import span
@@ -23,6 +24,7 @@ __all__ = [
     "RESEARCH_MODEL",
     "REVIEWER_MODEL",
     "complete",
+    "load_litellm",
     "missing_api_keys",
 ]
 
@@ -56,7 +58,8 @@ def missing_api_keys(*, baseline: bool = False) -> list[str]:
     return [name for name in needed if not os.environ.get(name)]
 
 
-def _litellm():  # type: ignore[no-untyped-def]
+def load_litellm() -> Any:
+    """Import litellm with the bundled price map (no network at import)."""
     # the bundled price map: no network at import, and a 5 s stall avoided
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -80,7 +83,7 @@ async def complete(agent: str, purpose: str, model: str, messages: list[dict[str
         litellm.RateLimitError, litellm.Timeout: the last attempt's error, once
             `MAX_ATTEMPTS` attempts failed.
     """
-    litellm = _litellm()
+    litellm = load_litellm()
     chaos = _chaos.current()
     call = chaos.next_call(agent)
     for attempt in range(MAX_ATTEMPTS):

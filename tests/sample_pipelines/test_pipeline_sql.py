@@ -1,0 +1,292 @@
+"""The recorded demo, read back through the SQL views, matches each run's ground truth."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from sample_pipelines._summary import BATCH_RUNS
+from sample_pipelines.faults import FAULT_KINDS
+from sample_pipelines.models import (
+    ANALYST_MODEL,
+    BASELINE_MODEL,
+    CODE_MODEL,
+    MAX_ATTEMPTS,
+    MEMORY_MODEL,
+    ORCHESTRATOR_MODEL,
+    RESEARCH_MODEL,
+    REVIEWER_MODEL,
+)
+from sample_pipelines.pipeline import MAX_REVIEW_ROUNDS
+
+MODELS = {
+    "orchestrator": ORCHESTRATOR_MODEL,
+    "memory": MEMORY_MODEL,
+    "researcher": RESEARCH_MODEL,
+    "coder": CODE_MODEL,
+    "analyst": ANALYST_MODEL,
+    "reviewer": REVIEWER_MODEL,
+}
+SPECIALIST_ERRORS = {
+    "researcher": "SearchBackendError",
+    "coder": "SandboxError",
+    "analyst": "AnalysisError",
+}
+
+
+def _runs(db: Any) -> list[dict[str, Any]]:
+    return db.query(f"{BATCH_RUNS} ORDER BY run_index, variant", batch=db.batch)
+
+
+def _by_fault(db: Any, kind: str) -> list[dict[str, Any]]:
+    found = [r for r in _runs(db) if r["fault"] == kind and r["variant"] == "multi_agent"]
+    assert found, f"no multi-agent run with fault {kind}"
+    return found
+
+
+def _rows(db: Any, view: str, trace_id: str) -> list[dict[str, Any]]:
+    return db.query(f"SELECT * FROM {view} WHERE trace_id = $t", t=trace_id)
+
+
+def test_every_fault_kind_is_exercised(demo_db: Any) -> None:
+    kinds = Counter(r["fault"] for r in _runs(demo_db) if r["variant"] == "multi_agent")
+    assert set(FAULT_KINDS) | {"none"} <= set(kinds), kinds
+
+
+def test_runs_match_the_runner_and_the_ground_truth(demo_db: Any) -> None:
+    runs = {(r["run_index"], r["variant"]): r for r in _runs(demo_db)}
+    assert len(runs) == len(demo_db.records) == 48
+    for record in demo_db.records:
+        run = runs[(record.index, record.variant)]
+        assert run["fault"] == record.fault.kind
+        assert run["fault_agent"] == record.fault.agent
+        assert run["expected_outcome"] == record.fault.expected_outcome
+        # the injected fault decides the outcome, and hoptrace recorded that outcome
+        assert run["status"] == ("OK" if record.fault.expected_outcome == "ok" else "ERROR")
+        assert record.ok == (run["status"] == "OK")
+        assert run["pending_spans"] == 0
+
+
+def test_root_cause_of_every_failed_run_is_the_injected_agent(demo_db: Any) -> None:
+    failed = [r for r in _runs(demo_db) if r["status"] == "ERROR"]
+    assert len(failed) >= 8
+    assert {r["variant"] for r in failed} == {"multi_agent", "baseline"}
+    for run in failed:
+        assert run["root_cause_agent"] == run["fault_agent"], run
+
+
+def test_root_cause_error_names_the_injected_fault(demo_db: Any) -> None:
+    for run in _runs(demo_db):
+        if run["status"] != "ERROR":
+            assert run["root_cause_agent"] is None
+            continue
+        expected = {
+            "rate_limit_exhausted": "RateLimitError",
+            "timeout_exhausted": "Timeout",
+            "specialist_exception": SPECIALIST_ERRORS.get(run["fault_agent"]),
+            "bad_output_exhausted": "Rejected",
+        }[run["fault"]]
+        assert run["root_cause_error"] == expected, run
+
+
+def test_agents_and_their_models(demo_db: Any) -> None:
+    for run in _runs(demo_db):
+        if run["fault"] != "none":
+            continue
+        agents = {a["agent_name"]: a for a in _rows(demo_db, "agents", run["trace_id"])}
+        if run["variant"] == "baseline":
+            assert set(agents) == {"assistant"}
+            assert BASELINE_MODEL in agents["assistant"]["models"]
+            assert agents["assistant"]["llm_calls"] == 2
+            continue
+        assert set(agents) == set(MODELS)
+        for name, model in MODELS.items():
+            assert model in agents[name]["models"], (name, agents[name]["models"])
+            assert agents[name]["error_count"] == 0
+        assert agents["orchestrator"]["llm_calls"] == 2  # plan + compose
+        assert agents["reviewer"]["invocations"] == 2  # the code and the analysis
+
+
+def test_delegate_and_data_handoffs(demo_db: Any) -> None:
+    clean = [r for r in _by_fault(demo_db, "none")]
+    for run in clean:
+        edges = {
+            (h["from_agent"], h["to_agent"], h["kind"])
+            for h in _rows(demo_db, "handoffs", run["trace_id"])
+        }
+        for specialist in ("memory", "researcher", "coder", "analyst", "reviewer"):
+            assert ("orchestrator", specialist, "delegate") in edges
+        # the analyst gets the researcher's findings; the reviewer gets both drafts
+        assert ("researcher", "analyst", "data") in edges
+        assert ("coder", "reviewer", "data") in edges
+        assert ("analyst", "reviewer", "data") in edges
+        assert not any(kind == "data" and to == "coder" for _, to, kind in edges)
+
+
+def test_rejected_draft_goes_back_to_its_author(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "bad_output_retried"):
+        author = run["fault_agent"]
+        assert run["status"] == "OK"
+        agents = {a["agent_name"]: a for a in _rows(demo_db, "agents", run["trace_id"])}
+        assert agents[author]["invocations"] == 2
+        errors = _rows(demo_db, "errors", run["trace_id"])
+        rejected = [e for e in errors if e["role"] == "rejected"]
+        assert [(e["agent_name"], e["error_type"]) for e in rejected] == [(author, "Rejected")]
+        assert "TODO" in rejected[0]["error_message"] or "NaN" in rejected[0]["error_message"]
+        edges = {
+            (h["from_agent"], h["to_agent"], h["kind"])
+            for h in _rows(demo_db, "handoffs", run["trace_id"])
+        }
+        # the reviewer's verdict is what the author's second attempt receives
+        assert ("reviewer", author, "data") in edges
+
+
+def test_last_rejection_fails_the_run(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "bad_output_exhausted"):
+        author = run["fault_agent"]
+        assert run["status"] == "ERROR"
+        agents = {a["agent_name"]: a for a in _rows(demo_db, "agents", run["trace_id"])}
+        assert agents[author]["invocations"] == MAX_REVIEW_ROUNDS
+        errors = _rows(demo_db, "errors", run["trace_id"])
+        rejected = [e for e in errors if e["role"] == "rejected"]
+        assert len(rejected) == MAX_REVIEW_ROUNDS
+        assert {e["agent_name"] for e in rejected} == {author}
+        review_failed = [e for e in errors if e["error_type"] == "ReviewFailed"]
+        assert review_failed
+        assert {e["role"] for e in review_failed} == {"propagated"}
+        # the failure points at the last rejected draft, which is the root cause
+        assert review_failed[0]["cause_span_id"] == run["root_cause_span_id"]
+
+
+def test_model_errors_are_retried(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "rate_limit_retried"):
+        calls = _rows(demo_db, "llm_calls", run["trace_id"])
+        failed = [c for c in calls if c["status"] == "ERROR"]
+        assert [(c["agent_name"], c["error_type"]) for c in failed] == [
+            (run["fault_agent"], "RateLimitError")
+        ]
+        assert run["status"] == "OK"
+    for kind, error_type in (
+        ("rate_limit_exhausted", "RateLimitError"),
+        ("timeout_exhausted", "Timeout"),
+    ):
+        for run in _by_fault(demo_db, kind):
+            calls = _rows(demo_db, "llm_calls", run["trace_id"])
+            failed = [c for c in calls if c["status"] == "ERROR"]
+            assert len(failed) == MAX_ATTEMPTS
+            assert {(c["agent_name"], c["error_type"]) for c in failed} == {
+                (run["fault_agent"], error_type)
+            }
+
+
+def test_specialist_exception_propagates(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "specialist_exception"):
+        errors = _rows(demo_db, "errors", run["trace_id"])
+        origins = [e for e in errors if e["role"] == "origin"]
+        assert [(e["agent_name"], e["error_type"]) for e in origins] == [
+            (run["fault_agent"], SPECIALIST_ERRORS[run["fault_agent"]])
+        ]
+        propagated = {e["agent_name"] for e in errors if e["role"] == "propagated"}
+        assert {"orchestrator", run["fault_agent"]} <= propagated
+        assert all(
+            e["cause_span_id"] == origins[0]["span_id"] for e in errors if e["role"] == "propagated"
+        )
+
+
+def test_memory_store_failure_is_recovered(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "memory_store_failure"):
+        assert run["status"] == "OK"
+        errors = _rows(demo_db, "errors", run["trace_id"])
+        origins = [e for e in errors if e["role"] == "origin"]
+        assert origins
+        assert {(e["agent_name"], e["error_type"]) for e in origins} == {
+            ("memory", "MemoryStoreUnavailable")
+        }
+        recovered = [e for e in errors if e["role"] == "recovered"]
+        assert {e["agent_name"] for e in recovered} == {"orchestrator"}
+
+
+def test_costs_are_real_prices_and_add_up(demo_db: Any) -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    per_agent: dict[str, float] = defaultdict(float)
+    for run in _runs(demo_db):
+        calls = _rows(demo_db, "llm_calls", run["trace_id"])
+        assert calls
+        for call in calls:
+            if call["status"] == "ERROR":
+                continue
+            price = litellm.model_cost[call["model"]]
+            expected = (
+                call["input_tokens"] * price["input_cost_per_token"]
+                + call["output_tokens"] * price["output_cost_per_token"]
+            )
+            assert call["cost_usd"] == pytest.approx(expected, rel=1e-6)
+            per_agent[call["agent_name"]] += call["cost_usd"]
+        # a run whose every model call failed has no cost (NULL), not $0
+        run_cost = run["cost_usd"] or 0.0
+        assert run_cost == pytest.approx(sum(c["cost_usd"] or 0 for c in calls), rel=1e-9)
+        agents = _rows(demo_db, "agents", run["trace_id"])
+        assert sum(a["cost_usd"] or 0 for a in agents) == pytest.approx(run_cost, rel=1e-9)
+    # each agent's model and workload gives it its own cost
+    assert len({round(v, 6) for v in per_agent.values()}) == len(per_agent) == 7
+    assert per_agent["coder"] > per_agent["memory"] * 5
+
+
+def test_independent_specialists_overlap(demo_db: Any) -> None:
+    for run in _by_fault(demo_db, "none"):
+        spans = _rows(demo_db, "spans", run["trace_id"])
+        agent_spans = {
+            s["agent_name"]: s
+            for s in spans
+            if s["operation"] == "invoke_agent" and s["agent_name"] in ("coder", "researcher")
+        }
+        coder, researcher = agent_spans["coder"], agent_spans["researcher"]
+        assert coder["start_ns"] < researcher["end_ns"]
+        assert researcher["start_ns"] < coder["end_ns"]
+        # the two branches overlap, so they cannot both be fully on the critical path
+        agents = {a["agent_name"]: a for a in _rows(demo_db, "agents", run["trace_id"])}
+        on_path = (
+            agents["coder"]["critical_path_ms"]
+            + agents["researcher"]["critical_path_ms"]
+            + agents["analyst"]["critical_path_ms"]
+        )
+        branches = (
+            agents["coder"]["duration_ms"]
+            + agents["researcher"]["duration_ms"]
+            + agents["analyst"]["duration_ms"]
+        )
+        assert 0 < on_path < branches
+        assert sum(a["critical_path_ms"] for a in agents.values()) <= run["duration_ms"] + 1
+
+
+def test_conversation_turns_share_context(demo_db: Any) -> None:
+    runs = [r for r in _runs(demo_db) if r["variant"] == "multi_agent"]
+    by_conversation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        assert run["conversation_id"], run
+        by_conversation[run["conversation_id"]].append(run)
+    assert len(by_conversation) == 8
+    checked = 0
+    for turns in by_conversation.values():
+        turns.sort(key=lambda r: r["turn"])
+        assert [t["turn"] for t in turns] == [1, 2, 3]
+        remembered = 0
+        for run in turns:
+            loads = [
+                s
+                for s in _rows(demo_db, "spans", run["trace_id"])
+                if s["tool_name"] == "memory_load"
+            ]
+            assert len(loads) == 1
+            if run["fault"] != "memory_store_failure":
+                assert loads[0]["status"] != "ERROR"
+                assert loads[0]["output_preview"].count("User asked") == remembered, loads[0]
+                checked += remembered > 0
+            if run["status"] == "OK" and run["fault"] != "memory_store_failure":
+                remembered += 1
+    assert checked >= 4
