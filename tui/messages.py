@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from collector.queries import RunBundle, RunRow, SpanDetail, SqlResult
+from tui.layout import Line, SpanTree
 
 __all__ = [
     "OpenRun",
@@ -59,10 +60,14 @@ class OpenRun(Message):
 
 @dataclass
 class RunLoaded(Message):
-    """A run's spans, agents, errors and handoffs were read."""
+    """A run was read and laid out (tree, error paths, cost lines) off the UI thread."""
 
     trace_id: str
     bundle: RunBundle
+    tree: SpanTree
+    error_lines: list[Line]
+    cost_lines: list[Line]
+    critical_shares: list[tuple[str, float]]
 
 
 @dataclass

@@ -74,11 +74,26 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         thread=True, exclusive=True, group="run", exit_on_error=False, description="Reading the run"
     )
     def _load(self, trace_id: str, known_ns: int | None, force: bool) -> None:
-        if not force and queries.max_ingested_ns(self.hoptrace.db, trace_id) == known_ns:
-            return  # nothing new in this run
-        bundle = queries.load_run(self.hoptrace.db, trace_id)
+        with queries.reader(self.hoptrace.db) as db:
+            if not force and queries.max_ingested_ns(db, trace_id) == known_ns:
+                return  # nothing new in this run
+            bundle = queries.load_run(db, trace_id)
+        # the layout maths run here too, so a 10k-span run never stalls the UI
+        tree = build_tree(bundle.spans)
+        paths = error_paths(
+            tree, bundle.errors, bundle.handoffs, bundle.rejections, bundle.recoveries
+        )
+        table = cost_table(bundle.agents, bundle.run.cost_usd if bundle.run else None)
+        message = RunLoaded(
+            trace_id,
+            bundle,
+            tree,
+            error_lines(paths, dict(bundle.stacktraces)),
+            cost_lines(table, COST_WIDTH),
+            critical_shares(bundle.agents, bundle.spans),
+        )
         if not get_current_worker().is_cancelled:
-            self.post_message(RunLoaded(trace_id, bundle))
+            self.post_message(message)
 
     @on(StoreChanged)
     def _store_changed(self) -> None:
@@ -88,22 +103,15 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def _loaded(self, message: RunLoaded) -> None:
         bundle = self.bundle = message.bundle
         self.query_one("#run-summary", Label).update(self._summary(bundle))
-        shares = critical_shares(bundle.agents, bundle.spans)
+        shares = message.critical_shares
         path_ms = bundle.run.critical_path_ms if bundle.run else None
         text = "  ".join(f"{agent} {share:.0%}" for agent, share in shares)
         self.query_one("#critical-path", Label).update(
             f"critical path {fmt_duration(path_ms)}: {text}" if shares else "critical path: n/a"
         )
-        self.query_one(Waterfall).set_bundle(bundle)
-        tree = build_tree(bundle.spans)
-        paths = error_paths(
-            tree, bundle.errors, bundle.handoffs, bundle.rejections, bundle.recoveries
-        )
-        self.query_one("#errors-view", LinesView).set_lines(
-            error_lines(paths, dict(bundle.stacktraces))
-        )
-        table = cost_table(bundle.agents, bundle.run.cost_usd if bundle.run else None)
-        self.query_one("#cost-view", LinesView).set_lines(cost_lines(table, COST_WIDTH))
+        self.query_one(Waterfall).set_bundle(bundle, message.tree)
+        self.query_one("#errors-view", LinesView).set_lines(message.error_lines)
+        self.query_one("#cost-view", LinesView).set_lines(message.cost_lines)
 
     def _summary(self, bundle: RunBundle) -> str:
         run = bundle.run

@@ -112,22 +112,23 @@ class RunsList(ReportsWorkerErrors, ScrollView, can_focus=True):
         scroll_y: int,
         rows_on_screen: int,
     ) -> None:
-        count = queries.runs_count(self.db, flt)
-        new_cursor = min(cursor, max(0, count - 1))
-        if trace_id is not None:
-            found = queries.run_index(self.db, flt, sort, trace_id)
-            if found is not None:
-                new_cursor = found
-        # keep the selected run at the same place on screen
-        new_scroll = scroll_y + (new_cursor - cursor)
-        new_scroll = max(0, min(new_scroll, count - rows_on_screen, new_cursor))
-        new_scroll = max(new_scroll, new_cursor - rows_on_screen + 1, 0)
-        first, last = new_scroll // PAGE_SIZE, (new_scroll + rows_on_screen) // PAGE_SIZE
-        pages = {
-            p: queries.runs_page(self.db, flt, sort, p * PAGE_SIZE, PAGE_SIZE)
-            for p in range(first, last + 1)
-            if p * PAGE_SIZE < count
-        }
+        with queries.reader(self.db) as db:  # one connection for the whole refresh
+            count = queries.runs_count(db, flt)
+            new_cursor = min(cursor, max(0, count - 1))
+            if trace_id is not None:
+                found = queries.run_index(db, flt, sort, trace_id)
+                if found is not None:
+                    new_cursor = found
+            # keep the selected run at the same place on screen
+            new_scroll = scroll_y + (new_cursor - cursor)
+            new_scroll = max(0, min(new_scroll, count - rows_on_screen, new_cursor))
+            new_scroll = max(new_scroll, new_cursor - rows_on_screen + 1, 0)
+            first, last = new_scroll // PAGE_SIZE, (new_scroll + rows_on_screen) // PAGE_SIZE
+            pages = {
+                p: queries.runs_page(db, flt, sort, p * PAGE_SIZE, PAGE_SIZE)
+                for p in range(first, last + 1)
+                if p * PAGE_SIZE < count
+            }
         if not get_current_worker().is_cancelled:
             self.post_message(RunsLoaded(generation, count, pages, new_cursor, new_scroll))
 
@@ -167,7 +168,8 @@ class RunsList(ReportsWorkerErrors, ScrollView, can_focus=True):
         thread=True, group="runs-pages", exit_on_error=False, description="Reading a page of runs"
     )
     def _load_pages(self, generation: int, flt: RunFilter, sort: RunSort, pages: list[int]) -> None:
-        loaded = {p: queries.runs_page(self.db, flt, sort, p * PAGE_SIZE, PAGE_SIZE) for p in pages}
+        with queries.reader(self.db) as db:
+            loaded = {p: queries.runs_page(db, flt, sort, p * PAGE_SIZE, PAGE_SIZE) for p in pages}
         self.post_message(RunsPageLoaded(generation, loaded))
 
     @on(RunsPageLoaded)

@@ -95,11 +95,14 @@ class Waterfall(ScrollView, can_focus=True):
 
     # --- data -----------------------------------------------------------------
 
-    def set_bundle(self, bundle: RunBundle) -> None:
-        """Show a run's spans; a live reload keeps the zoom, folds and selected span."""
+    def set_bundle(self, bundle: RunBundle, tree: SpanTree | None = None) -> None:
+        """Show a run's spans; a live reload keeps the zoom, folds and selected span.
+
+        `tree` is `build_tree(bundle.spans)` when the caller made it off the UI thread.
+        """
         selected = self.selected_span_id
         fitted = self.window == self.extent
-        self.span_tree = build_tree(bundle.spans)
+        self.span_tree = tree if tree is not None else build_tree(bundle.spans)
         self._targets = handoff_targets(bundle.handoffs)
         self.extent = run_extent(bundle.spans, int(self.clock() * 1e9))
         if fitted or not (self.extent.start_ns <= self.window.start_ns < self.extent.end_ns):
