@@ -26,7 +26,7 @@ _PROFILES: dict[tuple[str, str], tuple[float, float, tuple[int, int], tuple[int,
     ("coder", "code"): (2.0, 3.0, (2000, 4500), (900, 1800)),
     ("analyst", "analyze"): (1.4, 2.4, (1500, 3000), (450, 900)),
     ("reviewer", "review"): (1.0, 1.6, (800, 1600), (80, 220)),
-    ("assistant", "answer"): (2.4, 3.0, (5000, 9000), (2200, 3800)),
+    ("assistant", "answer"): (2.4, 3.0, (3000, 6000), (1500, 2500)),
     ("assistant", "check"): (1.0, 1.8, (2500, 4500), (150, 300)),
 }
 _DEFAULT_PROFILE = (1.0, 2.0, (200, 400), (100, 200))

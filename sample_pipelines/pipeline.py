@@ -33,7 +33,7 @@ from sample_pipelines.models import (
     REVIEWER_MODEL,
     complete,
 )
-from tracer import agent, reject, set_run_attributes, tool, workflow
+from tracer import agent, handoff, reject, set_run_attributes, tool, workflow
 
 __all__ = [
     "MAX_REVIEW_ROUNDS",
@@ -220,9 +220,9 @@ async def run_tests(code: str) -> str:
 
 
 @agent(name="coder", model=CODE_MODEL, role="specialist")
-async def coder(task: str, attempt: int = 1, feedback: Verdict | None = None) -> Draft:
+async def coder(task: str, attempt: int = 1, feedback: str = "") -> Draft:
     """Write code for a subtask; on a retry, address the reviewer's feedback."""
-    prompt = task if feedback is None else f"{task}\nReviewer feedback: {feedback.reason}"
+    prompt = f"{task}\nReviewer feedback: {feedback}" if feedback else task
     text = await complete(
         "coder",
         "code",
@@ -239,11 +239,11 @@ async def coder(task: str, attempt: int = 1, feedback: Verdict | None = None) ->
 
 
 @agent(name="analyst", model=ANALYST_MODEL, role="specialist")
-async def analyst(findings: Findings, attempt: int = 1, feedback: Verdict | None = None) -> Draft:
+async def analyst(findings: Findings, attempt: int = 1, feedback: str = "") -> Draft:
     """Quantify the researcher's findings (needs the researcher's output)."""
     prompt = f"Analyse: {findings.query}\n{findings.text}"
-    if feedback is not None:
-        prompt += f"\nReviewer feedback: {feedback.reason}"
+    if feedback:
+        prompt += f"\nReviewer feedback: {feedback}"
     text = await complete(
         "analyst",
         "analyze",
@@ -288,17 +288,20 @@ async def reviewer(draft: Draft, last_try: bool = False) -> Verdict:
     reject(draft, reason)
     if last_try:
         raise ReviewFailed(f"{draft.author} draft rejected {draft.attempt} times: {reason}")
+    # send the draft back: the author's next attempt is linked to this handoff
+    handoff(draft.author, payload=reason)
     return Verdict(approved=False, reason=reason)
 
 
-async def _until_approved(produce: Callable[[int, Verdict | None], Awaitable[Draft]]) -> Draft:
+async def _until_approved(produce: Callable[[int, str], Awaitable[Draft]]) -> Draft:
     """Produce a draft, review it, and send it back with the feedback until approved."""
-    feedback: Verdict | None = None
+    feedback = ""
     for attempt in range(1, MAX_REVIEW_ROUNDS + 1):
         draft = await produce(attempt, feedback)
-        feedback = await reviewer(draft, last_try=attempt == MAX_REVIEW_ROUNDS)
-        if feedback.approved:
+        verdict = await reviewer(draft, last_try=attempt == MAX_REVIEW_ROUNDS)
+        if verdict.approved:
             return draft
+        feedback = verdict.reason
     raise AssertionError("unreachable: the reviewer raises on the last try")
 
 

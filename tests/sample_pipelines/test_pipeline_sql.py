@@ -124,6 +124,7 @@ def test_delegate_and_data_handoffs(demo_db: Any) -> None:
         assert ("coder", "reviewer", "data") in edges
         assert ("analyst", "reviewer", "data") in edges
         assert not any(kind == "data" and to == "coder" for _, to, kind in edges)
+        assert not any(kind == "explicit" for _, _, kind in edges)
 
 
 def test_rejected_draft_goes_back_to_its_author(demo_db: Any) -> None:
@@ -140,8 +141,14 @@ def test_rejected_draft_goes_back_to_its_author(demo_db: Any) -> None:
             (h["from_agent"], h["to_agent"], h["kind"])
             for h in _rows(demo_db, "handoffs", run["trace_id"])
         }
-        # the reviewer's verdict is what the author's second attempt receives
-        assert ("reviewer", author, "data") in edges
+        assert (author, "reviewer", "data") in edges  # both drafts went to the reviewer
+        # the reviewer sends the draft back with an explicit handoff to its author
+        explicit = [
+            h for h in _rows(demo_db, "handoffs", run["trace_id"]) if h["kind"] == "explicit"
+        ]
+        assert [(h["from_agent"], h["to_agent"]) for h in explicit] == [("reviewer", author)]
+        assert explicit[0]["to_span_id"] is not None  # linked to the author's second attempt
+        assert explicit[0]["payload_preview"]
 
 
 def test_last_rejection_fails_the_run(demo_db: Any) -> None:
@@ -154,6 +161,10 @@ def test_last_rejection_fails_the_run(demo_db: Any) -> None:
         rejected = [e for e in errors if e["role"] == "rejected"]
         assert len(rejected) == MAX_REVIEW_ROUNDS
         assert {e["agent_name"] for e in rejected} == {author}
+        handoffs = _rows(demo_db, "handoffs", run["trace_id"])
+        sent_back = [h for h in handoffs if h["kind"] == "explicit"]
+        assert len(sent_back) == MAX_REVIEW_ROUNDS - 1  # no handoff after the last rejection
+        assert {(h["from_agent"], h["to_agent"]) for h in sent_back} == {("reviewer", author)}
         review_failed = [e for e in errors if e["error_type"] == "ReviewFailed"]
         assert review_failed
         assert {e["role"] for e in review_failed} == {"propagated"}
