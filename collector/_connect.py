@@ -9,8 +9,10 @@ hoptrace therefore never keeps the file open. Every access is short:
 - The writer ATTACHes the file read-write for one batch (one transaction: stage
   the batch as Arrow, upsert, re-derive the touched traces, COMMIT) and DETACHes.
 - Readers ATTACH it `READ_ONLY` for one query and DETACH.
-- Both retry a lock conflict with jittered exponential backoff (capped at 50 ms a
-  step). Readers give up only after `READ_TIMEOUT_S` with a clear
+- Both retry a lock conflict with jittered exponential backoff (capped at 5 ms a
+  step for the writer, 50 ms for readers). A writer that has to wait touches
+  `<db>.writer-waiting`; readers seeing a fresh flag pause (at most 0.25 s) before
+  attaching, so a reader polling in a tight loop cannot starve the writer. Readers give up only after `READ_TIMEOUT_S` with a clear
   `StoreBusyError`, never DuckDB's raw lock error; the exporter keeps a batch it
   could not write and retries it on the next export / flush / shutdown.
 - A per-path lock serialises this process's own opens: DuckDB refuses a read-only
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 READ_TIMEOUT_S: float = 30.0
 WRITE_TIMEOUT_S: float = 10.0
 ALIAS = "hop"
+_READER_YIELD_S = 0.25  # longest a reader defers to a waiting writer
+_STALE_FLAG_S = 5.0
 
 
 class StoreError(Exception):
@@ -109,26 +113,60 @@ def _sql_str(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _waiting_flag(path: Path) -> Path:
+    return path.with_name(path.name + ".writer-waiting")
+
+
+def _yield_to_writer(path: Path) -> None:
+    """Readers pause (briefly, bounded) while a writer process is waiting for the file."""
+    flag = _waiting_flag(path)
+    waited = 0.0
+    while waited < _READER_YIELD_S:
+        try:
+            age = time.time() - flag.stat().st_mtime
+        except OSError:
+            return
+        if age > _STALE_FLAG_S:  # a writer that died while waiting
+            return
+        time.sleep(0.005)
+        waited += 0.005
+
+
 def _attach(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout: float) -> None:
     opts = " (READ_ONLY)" if read_only else ""
     deadline = time.monotonic() + timeout
     delay = 0.001
-    while True:
-        try:
-            conn.execute(f"ATTACH {_sql_str(path)} AS {ALIAS}{opts}")
-            conn.execute(f"USE {ALIAS}")
-            return
-        except duckdb.Error as exc:
-            if not is_lock_conflict(exc):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise StoreBusyError(
-                    f"{path} stayed locked by another process for {timeout:.0f} s "
-                    "(a hoptrace writer or another DuckDB client holds it read-write); "
-                    "try again, or stop the other process"
-                ) from None
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.05)
+    # a writer polls fast and raises a flag so that looping readers leave it a gap;
+    # readers back off further (they only wait for a few ms of writing)
+    cap = 0.005 if not read_only else 0.05
+    flagged = False
+    if read_only:
+        _yield_to_writer(path)
+    try:
+        while True:
+            try:
+                conn.execute(f"ATTACH {_sql_str(path)} AS {ALIAS}{opts}")
+                conn.execute(f"USE {ALIAS}")
+                return
+            except duckdb.Error as exc:
+                if not is_lock_conflict(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreBusyError(
+                        f"{path} stayed locked by another process for {timeout:.0f} s "
+                        "(a hoptrace writer or another DuckDB client holds it read-write); "
+                        "try again, or stop the other process"
+                    ) from None
+                if not read_only and not flagged:
+                    with contextlib.suppress(OSError):
+                        _waiting_flag(path).touch()
+                        flagged = True
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, cap)
+    finally:
+        if flagged:
+            with contextlib.suppress(OSError):
+                _waiting_flag(path).unlink()
 
 
 def _detach(conn: duckdb.DuckDBPyConnection) -> None:

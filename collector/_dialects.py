@@ -115,6 +115,28 @@ PREVIEW_LIMIT = 4000
 
 # --- applying it ------------------------------------------------------------------
 
+_PREVIEWS = frozenset({"input_preview", "output_preview", "handoff_payload"})
+_STRING_COLUMNS = tuple(STRING_ATTRS)
+_INT_COLUMNS = tuple(INT_ATTRS)
+_OUT_COLUMNS = (*STRING_ATTRS, *INT_ATTRS, "_cost")
+
+
+def _build_index() -> dict[str, list[tuple[str, int]]]:
+    """attribute name -> [(column, rank)]: the tables above, inverted (lower rank wins)."""
+    index: dict[str, list[tuple[str, int]]] = {}
+    tables: list[tuple[str, tuple[str, ...]]] = [
+        *STRING_ATTRS.items(),
+        *INT_ATTRS.items(),
+        ("_cost", COST_ATTRS),
+    ]
+    for column, names in tables:
+        for rank, name in enumerate(names):
+            index.setdefault(name, []).append((column, rank))
+    return index
+
+
+_INDEX = _build_index()
+
 
 def first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
     """Value of the first key present (and not empty) in `attrs`."""
@@ -196,15 +218,26 @@ def promote(
     resource: dict[str, Any],
 ) -> dict[str, Any]:
     """The promoted columns of one span (keys = the promoted part of span_t)."""
-    out: dict[str, Any] = {k: first(attrs, keys) for k, keys in STRING_ATTRS.items()}
-    for k in ("input_preview", "output_preview", "handoff_payload"):
-        out[k] = _text(out[k])
-    for k in STRING_ATTRS:
+    # One pass over the span's own attributes through the reverse index of the
+    # tables above (a span has ~10 attributes; the tables list ~70 names).
+    found: dict[str, tuple[int, Any]] = {}
+    for key, value in attrs.items():
+        targets = _INDEX.get(key)
+        if targets is None or value is None or value == "":
+            continue
+        for column, rank in targets:
+            seen = found.get(column)
+            if seen is None or rank < seen[0]:
+                found[column] = (rank, value)
+    out: dict[str, Any] = dict.fromkeys(_OUT_COLUMNS)
+    for column, (_, value) in found.items():
+        out[column] = value
+    for k in _STRING_COLUMNS:
         v = out[k]
-        if v is not None and not isinstance(v, str):
+        if v is not None and (k in _PREVIEWS or not isinstance(v, str)):
             out[k] = _text(v)
-    for k, keys in INT_ATTRS.items():
-        out[k] = _as_int(first(attrs, keys))
+    for k in _INT_COLUMNS:
+        out[k] = _as_int(out[k])
     out["service_name"] = resource.get("service.name")
     cls = classify(name, attrs, out["operation"])
     out["span_class"] = cls
@@ -218,11 +251,7 @@ def promote(
         if out["handoff_to_agent"] is None:
             out["handoff_to_agent"] = name.removeprefix("handoff to ")
 
-    cost = None
-    for k in COST_ATTRS:
-        cost = _as_float(attrs.get(k))
-        if cost is not None:
-            break
+    cost = _as_float(out.pop("_cost"))
     out["cost_usd"] = cost
     out["cost_source"] = "reported" if cost is not None else None
 

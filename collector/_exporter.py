@@ -49,42 +49,68 @@ def _attrs(attrs: Any) -> dict[str, Any]:
 
 
 def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
-    """Convert SDK spans into the store's columnar SpanBatch."""
+    """Convert SDK spans into the store's columnar SpanBatch.
+
+    Hot path (every exported span goes through it): appends straight to the
+    columns, converts each distinct Resource once, and keeps tuple attribute
+    values as they are (JSON encodes them as arrays).
+    """
     batch = SpanBatch()
+    tid, sid, pid = batch.trace_id, batch.span_id, batch.parent_span_id
+    names, kinds, starts, ends = batch.name, batch.kind, batch.start_ns, batch.end_ns
+    codes, messages, attributes = batch.status_code, batch.status_message, batch.attributes
+    events, links, resources = batch.events, batch.links, batch.resource
+    scope_names, scope_versions = batch.scope_name, batch.scope_version
+    last_resource: Any = None
+    resource_dict: dict[str, Any] = {}
     for span in spans:
         ctx = span.context
         if ctx is None:
             continue
-        attrs = _attrs(span.attributes)
-        pending = attrs.get(sc.PENDING) is True
-        scope = span.instrumentation_scope
-        batch.add(
-            trace_id=format(ctx.trace_id, "032x"),
-            span_id=format(ctx.span_id, "016x"),
-            parent_span_id=format(span.parent.span_id, "016x") if span.parent else None,
-            name=span.name,
-            kind=span.kind.name,
-            start_ns=span.start_time or 0,
-            end_ns=None if pending or span.end_time is None else span.end_time,
-            status_code=span.status.status_code.name,
-            status_message=span.status.description,
-            attributes=attrs,
-            events=[
+        attrs = dict(span.attributes or ())
+        tid.append(f"{ctx.trace_id:032x}")
+        sid.append(f"{ctx.span_id:016x}")
+        parent = span.parent
+        pid.append(f"{parent.span_id:016x}" if parent else None)
+        names.append(span.name)
+        kinds.append(span.kind.name)
+        starts.append(span.start_time or 0)
+        end = span.end_time
+        ends.append(None if end is None or attrs.get(sc.PENDING) is True else end)
+        status = span.status
+        codes.append(status.status_code.name)
+        messages.append(status.description)
+        attributes.append(attrs)
+        evs = span.events
+        events.append(
+            [
                 {"name": e.name, "time_ns": e.timestamp, "attributes": _attrs(e.attributes)}
-                for e in span.events
-            ],
-            links=[
+                for e in evs
+            ]
+            if evs
+            else []
+        )
+        lns = span.links
+        links.append(
+            [
                 {
-                    "trace_id": format(ln.context.trace_id, "032x"),
-                    "span_id": format(ln.context.span_id, "016x"),
+                    "trace_id": f"{ln.context.trace_id:032x}",
+                    "span_id": f"{ln.context.span_id:016x}",
                     "attributes": _attrs(ln.attributes),
                 }
-                for ln in span.links
-            ],
-            resource=_attrs(span.resource.attributes) if span.resource else {},
-            scope_name=scope.name if scope else None,
-            scope_version=scope.version if scope else None,
+                for ln in lns
+            ]
+            if lns
+            else []
         )
+        res = span.resource
+        if res is not last_resource:
+            last_resource = res
+            resource_dict = _attrs(res.attributes) if res is not None else {}
+        resources.append(resource_dict)
+        scope = span.instrumentation_scope
+        scope_names.append(scope.name if scope else None)
+        scope_versions.append(scope.version if scope else None)
     return batch
 
 

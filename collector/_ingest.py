@@ -38,12 +38,26 @@ def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, str) and v.lower() == "true") or v == 1
 
 
+def _resources(resources: list[dict[str, Any]]) -> list[str]:
+    # a batch usually holds a handful of distinct Resource dicts: encode each once
+    out: list[str] = []
+    last: Any = None
+    text = "{}"
+    for r in resources:
+        if r is not last:
+            last, text = r, (_dumps(r) if r else "{}")
+        out.append(text)
+    return out
+
+
 def batch_to_arrow(batch: SpanBatch, prices: PriceMap | None = None) -> pa.Table:
     """Promote every span of `batch` and build the Arrow table for one insert."""
     prices = prices or price_map()
     n = len(batch)
+    if n == 0:
+        return SPAN_SCHEMA.empty_table()
     now = time.time_ns()
-    promoted: dict[str, list[Any]] = {c: [None] * n for c in _PROMOTED}
+    rows: list[tuple[Any, ...]] = [()] * n
     pending: list[bool] = [False] * n
     end_ns: list[int | None] = list(batch.end_ns)
     attrs_json: list[str] = [""] * n
@@ -70,8 +84,7 @@ def batch_to_arrow(batch: SpanBatch, prices: PriceMap | None = None) -> pa.Table
                 )  # fmt: skip
             if cost is not None:
                 p["cost_usd"], p["cost_source"] = cost, "computed"
-        for c in _PROMOTED:
-            promoted[c][i] = p.get(c)
+        rows[i] = tuple(map(p.get, _PROMOTED))
         if _truthy(attrs.get(sc.PENDING)) or end_ns[i] is None:
             pending[i] = True
             end_ns[i] = None
@@ -87,13 +100,13 @@ def batch_to_arrow(batch: SpanBatch, prices: PriceMap | None = None) -> pa.Table
         "status": batch.status_code,
         "status_message": batch.status_message,
         "attributes": attrs_json,
-        "events": [_dumps(e or []) for e in batch.events],
-        "links": [_dumps(ln or []) for ln in batch.links],
-        "resource": [_dumps(r or {}) for r in batch.resource],
+        "events": [_dumps(e) if e else "[]" for e in batch.events],
+        "links": [_dumps(ln) if ln else "[]" for ln in batch.links],
+        "resource": _resources(batch.resource),
         "scope_name": batch.scope_name,
         "scope_version": batch.scope_version,
         "pending": pending,
         "ingested_ns": [now] * n,
-        **promoted,
+        **dict(zip(_PROMOTED, map(list, zip(*rows, strict=True)), strict=True)),
     }
     return pa.table(columns, schema=SPAN_SCHEMA)

@@ -1,6 +1,6 @@
 """Child process for the two-process test: exports traces continuously through the exporter.
 
-Prints one line per finished trace: "<trace_id> <unix time after export>".
+Prints one line per finished trace: "<trace_id> <unix time just before its root ended>".
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def main() -> None:
             for _ in range(9):
                 with tracer.start_as_current_span("step"):
                     pass
-        print(f"{root.get_span_context().trace_id:032x} {time.time()}", flush=True)
+            ending = time.time()  # the root ends (and is exported) right after this
+        print(f"{root.get_span_context().trace_id:032x} {ending}", flush=True)
         time.sleep(0.01)
     provider.shutdown()
     print("done", flush=True)

@@ -45,18 +45,21 @@ def test_writer_and_reader_processes_share_the_file(db: Path) -> None:
             time.sleep(0.01)
             continue
         try:
-            rows = collector.query("SELECT trace_id FROM runs", db)["trace_id"].to_list()
+            rows = collector.query("SELECT trace_id FROM runs WHERE span_count = 10", db)[
+                "trace_id"
+            ].to_list()
         except collector.SchemaVersionError:
             continue  # the writer has created the file but not yet its schema
         queries += 1
-        now = time.time()
+        returned = time.time()  # an upper bound of when these traces became visible
         for t in rows:
-            seen.setdefault(t, now)
+            seen.setdefault(t, returned)
+        time.sleep(0.05)  # a polling UI, not a busy loop
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     assert done.is_set()
     final = collector.query("SELECT count(*) AS runs, sum(span_count) AS spans FROM runs", db)
     assert final.row(0) == (N_TRACES, N_TRACES * 10)
-    assert queries > 20  # the reader really ran concurrently
+    assert queries > 2  # the reader really ran concurrently
     lags = [seen[t] - exported[t] for t in exported if t in seen]
     assert len(lags) > N_TRACES // 2  # most traces were seen while the writer ran
     assert max(lags) < 2.0, f"slowest trace became visible after {max(lags):.2f} s"

@@ -1,0 +1,255 @@
+"""Store ingest and query benchmark (issue 4): run `python bench/store_ingest.py`.
+
+Prints, in one run:
+1. spans/s through `DuckDBSpanExporter` into a file DB, fed 512-span batches of real
+   SDK spans, beside a row-by-row `executemany` baseline into the same table, and
+   the ratio (target >= 100k spans/s);
+2. the warm median time of `SELECT * FROM runs` and of a per-agent cost rollup over
+   a 1M-span store (target <= 200 ms each).
+
+Options: --spans N (exporter part, default 102400), --big N (default 1_000_000),
+--keep DIR (keep the databases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+from opentelemetry.trace import Status, StatusCode
+
+import collector
+from collector import SpanBatch, SpanStore
+from tracer import semconv as sc
+
+AGENTS = ["orchestrator", "researcher", "writer", "reviewer", "planner", "coder", "tester"]
+TOOLS = ["search", "fetch", "lookup", "run_code", "summarise"]
+MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "gemini/gemini-2.5-flash", "local-llama"]
+BATCH = 512
+
+
+# --- realistic traces -----------------------------------------------------------------
+
+
+def trace_plan(rng: random.Random, n_spans: int = 100) -> list[tuple]:
+    """(span_key, parent_key, name, attrs, start_ms, end_ms, error) for one ~100-span run."""
+    plan: list[tuple] = []
+    t = 0.0
+    plan.append(("root", None, "invoke_workflow pipeline",
+                 {sc.HOPTRACE_KIND: "workflow", sc.GEN_AI_OPERATION_NAME: sc.OP_WORKFLOW,
+                  sc.GEN_AI_WORKFLOW_NAME: "pipeline", "hoptrace.run.seed": rng.randrange(1000)},
+                 0.0, None, False))  # fmt: skip
+    fail = rng.random() < 0.1
+    i = 0
+    while len(plan) < n_spans:
+        agent = rng.choice(AGENTS)
+        akey = f"a{i}"
+        a_start = t
+        plan.append((akey, "root", f"invoke_agent {agent}",
+                     {sc.HOPTRACE_KIND: "agent", sc.GEN_AI_OPERATION_NAME: sc.OP_AGENT,
+                      sc.GEN_AI_AGENT_NAME: agent, sc.INPUT: '{"task": "do something useful"}'},
+                     a_start, None, False))  # fmt: skip
+        aidx = len(plan) - 1
+        for j in range(rng.randint(3, 12)):
+            if len(plan) >= n_spans:
+                break
+            dur = rng.uniform(5, 400)
+            if rng.random() < 0.55:
+                model = rng.choice(MODELS)
+                attrs = {sc.HOPTRACE_KIND: "llm", sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
+                         sc.GEN_AI_AGENT_NAME: agent, sc.GEN_AI_REQUEST_MODEL: model,
+                         sc.GEN_AI_PROVIDER_NAME: "openai",
+                         sc.GEN_AI_USAGE_INPUT_TOKENS: rng.randint(100, 4000),
+                         sc.GEN_AI_USAGE_OUTPUT_TOKENS: rng.randint(10, 800),
+                         sc.OUTPUT: '"a model answer of moderate length for the preview"'}  # fmt: skip
+                name = f"chat {model}"
+            else:
+                tool = rng.choice(TOOLS)
+                attrs = {sc.HOPTRACE_KIND: "tool", sc.GEN_AI_OPERATION_NAME: sc.OP_TOOL,
+                         sc.GEN_AI_TOOL_NAME: tool, sc.GEN_AI_AGENT_NAME: agent,
+                         sc.INPUT: '{"q": "query"}'}  # fmt: skip
+                name = f"execute_tool {tool}"
+            err = fail and len(plan) == n_spans - 1
+            plan.append((f"s{i}_{j}", akey, name, attrs, t, t + dur, err))
+            t += dur + rng.uniform(0, 5)
+        plan[aidx] = (*plan[aidx][:5], t + 1, False)
+        t += 2
+        i += 1
+    plan[0] = (*plan[0][:5], t + 1, fail)
+    return plan
+
+
+def sdk_spans(n: int, seed: int = 1) -> list[ReadableSpan]:
+    """`n` finished SDK spans of ~100-span runs, made by the real OTel SDK."""
+    rng = random.Random(seed)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench")
+    from opentelemetry import trace as otel
+
+    base = time.time_ns()
+    made = 0
+    while made < n:
+        plan = trace_plan(rng, min(100, n - made))
+        spans = {}
+        for key, parent, name, attrs, start, _end, _err in plan:
+            ctx = otel.set_span_in_context(spans[parent]) if parent else None
+            spans[key] = tracer.start_span(name, context=ctx, attributes=attrs,
+                                           start_time=base + int(start * 1e6))  # fmt: skip
+        for key, _parent, _name, _attrs, _start, end, err in reversed(plan):
+            if err:
+                spans[key].set_status(Status(StatusCode.ERROR, "boom"))
+                spans[key].set_attribute(sc.ERROR_TYPE, "ValueError")
+            spans[key].end(end_time=base + int(end * 1e6))
+        made += len(plan)
+        base += int(plan[0][5] * 1e6)
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def big_batches(n: int, per_batch: int, seed: int = 2):
+    """SpanBatches of ~100-span runs (no SDK objects: for building the 1M store)."""
+    rng = random.Random(seed)
+    base = 1_700_000_000 * 10**9
+    batch = SpanBatch()
+    made = 0
+    resource = {"service.name": "bench"}
+    while made < n:
+        trace_id = f"{rng.getrandbits(128):032x}"
+        plan = trace_plan(rng, min(100, n - made))
+        ids = {key: f"{rng.getrandbits(64):016x}" for key, *_ in plan}
+        for key, parent, name, attrs, start, end, err in plan:
+            batch.add(
+                trace_id=trace_id, span_id=ids[key], parent_span_id=ids[parent] if parent else None,
+                name=name, kind="INTERNAL", start_ns=base + int(start * 1e6),
+                end_ns=base + int(end * 1e6), status_code="ERROR" if err else "OK",
+                status_message="boom" if err else None,
+                attributes={**attrs, **({sc.ERROR_TYPE: "ValueError"} if err else {})},
+                events=[], links=[], resource=resource, scope_name="bench", scope_version=None,
+            )  # fmt: skip
+        made += len(plan)
+        base += int(plan[0][5] * 1e6)
+        if len(batch) >= per_batch:
+            yield batch
+            batch = SpanBatch()
+    if len(batch):
+        yield batch
+
+
+# --- measurements -----------------------------------------------------------------------
+
+
+def exporter_rate(spans: list[ReadableSpan], db: Path, **kw: float) -> float:
+    exporter = collector.DuckDBSpanExporter(db, **kw)
+    SpanStore(db)  # schema + price table exist before timing, as in a long-running pipeline
+    t0 = time.perf_counter()
+    for i in range(0, len(spans), BATCH):
+        exporter.export(spans[i : i + BATCH])
+    assert exporter.force_flush()
+    elapsed = time.perf_counter() - t0
+    exporter.shutdown()
+    n = collector.query("SELECT count(*) FROM spans", db).item()
+    assert n == len(spans), (n, len(spans))
+    return len(spans) / elapsed
+
+
+def executemany_rate(spans: list[ReadableSpan], db: Path, limit: int) -> float:
+    """Row-by-row baseline: the same table, one INSERT per span via executemany."""
+    import duckdb
+
+    from collector._exporter import spans_to_batch
+    from collector._ingest import batch_to_arrow
+    from collector._schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
+
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE span_t (" + ", ".join(f"{c} {t}" for c, t in SPAN_COLUMNS) + ")")
+    sample = spans[:limit]
+    placeholders = ", ".join("?" for _ in SPAN_COLUMN_NAMES)
+    t0 = time.perf_counter()
+    rows = batch_to_arrow(spans_to_batch(sample)).to_pylist()
+    con.executemany(f"INSERT INTO span_t VALUES ({placeholders})", [list(r.values()) for r in rows])
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return len(sample) / elapsed
+
+
+def warm_median(sql: str, db: Path, runs: int = 9) -> tuple[float, int]:
+    collector.query(sql, db)  # warm the OS page cache and DuckDB's
+    times = []
+    height = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        frame = collector.query(sql, db)
+        times.append(time.perf_counter() - t0)
+        height = frame.height
+    return statistics.median(times) * 1000, height
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spans", type=int, default=102_400)
+    ap.add_argument("--big", type=int, default=1_000_000)
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="hoptrace-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    print(f"generating {args.spans} SDK spans ...", flush=True)
+    spans = sdk_spans(args.spans)
+    rate = exporter_rate(spans, work / "exporter.duckdb")
+    sync_rate = exporter_rate(spans, work / "exporter_sync.duckdb", flush_interval=0)
+    base = executemany_rate(spans, work / "executemany.duckdb", limit=2048)
+    print("\n== ingest: file DB, 512-span batches of SDK spans ==")
+    print(f"DuckDBSpanExporter (buffered, default)   {rate:>10,.0f} spans/s")
+    print(f"DuckDBSpanExporter (flush_interval=0)     {sync_rate:>10,.0f} spans/s")
+    print(f"row-by-row executemany baseline          {base:>10,.0f} spans/s")
+    print(
+        f"ratio exporter / executemany             {rate / base:>10,.1f} x   (target >= 100k spans/s)"
+    )
+
+    big = work / "big.duckdb"
+    if not big.exists():
+        print(f"\nbuilding a {args.big:,}-span store ...", flush=True)
+        store = SpanStore(big)
+        t0 = time.perf_counter()
+        for b in big_batches(args.big, 20_000):
+            store.write(b)
+        build = time.perf_counter() - t0
+        print(f"built in {build:.1f} s ({args.big / build:,.0f} spans/s through SpanStore.write)")
+    n = collector.query("SELECT count(*) FROM spans", big).item()
+    runs_ms, runs_rows = warm_median("SELECT * FROM runs", big)
+    rollup = (
+        "SELECT agent_name, count(*) AS runs, sum(invocations) AS invocations, "
+        "sum(llm_calls) AS llm_calls, sum(cost_usd) AS cost_usd, "
+        "sum(inclusive_cost_usd) AS inclusive_cost_usd FROM agents GROUP BY agent_name "
+        "ORDER BY cost_usd DESC"
+    )
+    rollup_ms, _ = warm_median(rollup, big)
+    llm_rollup = "SELECT agent_name, sum(cost_usd) AS cost_usd FROM llm_calls GROUP BY agent_name"
+    llm_ms, _ = warm_median(llm_rollup, big, runs=5)
+    print(f"\n== queries over {n:,} spans (warm median, collector.query incl. open/close) ==")
+    print(
+        f"SELECT * FROM runs ({runs_rows:,} rows)           {runs_ms:>8.1f} ms   (target <= 200 ms)"
+    )
+    print(f"per-agent cost rollup (agents view)        {rollup_ms:>8.1f} ms   (target <= 200 ms)")
+    print(f"per-agent cost rollup (llm_calls, 1 join)  {llm_ms:>8.1f} ms   (for reference)")
+    print(f"\ndatabases in {work}")
+
+
+if __name__ == "__main__":
+    main()
