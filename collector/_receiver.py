@@ -69,10 +69,40 @@ class _HTTPError(Exception):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = (
-        True  # stop() waits for busy requests itself; idle keep-alives must not block exit
-    )
+    # stop() waits for busy requests itself; idle keep-alives must not block exit
+    daemon_threads = True
+    request_queue_size = 128  # listen backlog: many producers may connect at once
     receiver: Receiver
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, but never more than `max_connections` of them:
+        # past that a connection gets an immediate 503 instead of a thread.
+        if not self.receiver._admit_connection():
+            _refuse_connection(request, self.receiver.retry_after)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.receiver._release_connection()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.receiver._release_connection()
+
+
+def _refuse_connection(sock: socket.socket, retry_after: int) -> None:
+    body = b"too many connections"
+    with contextlib.suppress(OSError):
+        sock.settimeout(0.5)
+        sock.sendall(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+            b"Retry-After: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (retry_after, len(body), body)
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.path.split("?", 1)[0] != TRACES_PATH:
                 raise _HTTPError(404, f"not found: only POST {TRACES_PATH} is served")
-            body = self._export(encoding)
+            body = self._export()
         except _HTTPError as err:
             self._send_status(err.status, err.message, encoding, err.headers)
             return
@@ -157,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the export pipeline --
 
-    def _export(self, encoding: str) -> bytes:
+    def _export(self) -> bytes:
         receiver = self.server.receiver
         receiver._check_auth(self.headers.get("Authorization"))
         content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
@@ -178,6 +208,22 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(
                 415, f"unsupported content encoding {content_encoding!r}: use gzip or deflate"
             )
+        # Bodies are read and decoded by at most `max_concurrent_bodies` threads at once:
+        # that bounds the memory of requests in flight (each up to the size limit twice,
+        # compressed and inflated), and decoding is CPU-bound anyway.
+        if not receiver._body_slots.acquire(timeout=receiver.body_slot_timeout):
+            self.close_connection = True  # the body was not read
+            raise _HTTPError(
+                503,
+                "too many requests in flight, retry later",
+                {"Retry-After": str(receiver.retry_after)},
+            )
+        try:
+            return self._decode_and_enqueue(receiver, kind, content_encoding)
+        finally:
+            receiver._body_slots.release()
+
+    def _decode_and_enqueue(self, receiver: Receiver, kind: str, content_encoding: str) -> bytes:
         raw = self._read_body(receiver.max_body_bytes)
         if content_encoding in ("gzip", "x-gzip", "deflate"):
             try:
@@ -209,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             response = None
-        return _serialize(response, encoding)
+        return _serialize(response, self._response_encoding())
 
     def _read_body(self, limit: int) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -315,6 +361,9 @@ class Receiver:
         max_queue_spans: Queue bound in spans; beyond it requests get 503.
         max_body_bytes: Request size limit, before and after decompression.
         retry_after: Seconds announced in `Retry-After` on 503.
+        max_connections: Open connections (= handler threads) at most; more get 503.
+        max_concurrent_bodies: Requests whose bodies are read and decoded at once;
+            together with `max_body_bytes` and `max_queue_spans` this bounds memory.
     """
 
     def __init__(
@@ -328,9 +377,15 @@ class Receiver:
         max_body_bytes: int = _otlp.MAX_BODY_BYTES,
         max_write_spans: int | None = None,
         retry_after: int = 1,
+        max_connections: int = 128,
+        max_concurrent_bodies: int = 4,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.retry_after = retry_after
+        self.max_connections = max_connections
+        self.body_slot_timeout = 10.0
+        self._body_slots = threading.BoundedSemaphore(max_concurrent_bodies)
+        self._open_connections = 0
         self._token = token.encode() if token else None
         self.queue = SpanQueue(max_queue_spans)
         kwargs = {} if max_write_spans is None else {"max_write_spans": max_write_spans}
@@ -402,7 +457,19 @@ class Receiver:
                     return
             time.sleep(0.01)
 
-    # -- called by handlers --
+    # -- called by the server and the handlers --
+
+    def _admit_connection(self) -> bool:
+        with self._lock:
+            if self._open_connections >= self.max_connections:
+                self.refused_requests += 1
+                return False
+            self._open_connections += 1
+            return True
+
+    def _release_connection(self) -> None:
+        with self._lock:
+            self._open_connections -= 1
 
     def _connection_opened(self, handler: _Handler) -> None:
         with self._lock:

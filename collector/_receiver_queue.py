@@ -28,8 +28,8 @@ __all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer"]
 
 log = logging.getLogger("hoptrace.collect")
 
-DEFAULT_MAX_QUEUE_SPANS = 200_000
-"""About 100-200 MB of decoded spans at hoptrace's typical span size."""
+DEFAULT_MAX_QUEUE_SPANS = 100_000
+"""About 200 MB of decoded spans (~2 KB each at hoptrace's typical span size)."""
 DEFAULT_MAX_WRITE_SPANS = 50_000
 _ATTEMPTS = 3
 

@@ -366,3 +366,54 @@ def test_a_failing_store_write_is_retried_per_request() -> None:
     assert calls == [8, 8]
     assert receiver.writer.written_spans == 8
     assert receiver.writer.dropped_spans == 0
+
+
+def test_connections_beyond_the_limit_get_503_not_a_thread(sink: ListSink) -> None:
+    receiver = Receiver(sink.write, port=0, max_connections=2).start()
+    host, port = receiver.address
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
+    try:
+        with socket.create_connection((host, port), timeout=5) as third:
+            reply = third.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 503")
+        assert b"Retry-After: 1" in reply
+        idle.pop().close()
+        for _ in range(50):  # the freed slot becomes available once its thread has ended
+            try:
+                if post(receiver.endpoint, proto_body())[0] == 200:
+                    break
+            except ConnectionError:
+                pass
+        else:
+            pytest.fail("the freed connection slot was never reused")
+    finally:
+        for s in idle:
+            s.close()
+        assert receiver.stop(10)
+    assert sink.spans == 8
+
+
+def test_bodies_in_flight_are_bounded(sink: ListSink) -> None:
+    receiver = Receiver(sink.write, port=0, max_concurrent_bodies=1).start()
+    receiver.body_slot_timeout = 0.2
+    host, port = receiver.address
+    slow = socket.create_connection((host, port), timeout=5)
+    try:
+        # holds the only body slot: headers sent, body still "uploading"
+        slow.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 1000\r\n\r\nabc"
+        )
+        accepted = 0
+        for _ in range(50):  # until the slow request's thread holds the slot
+            status, headers, _ = post(receiver.endpoint, proto_body())
+            if status == 503:
+                break
+            accepted += 1
+        assert status == 503
+        assert headers["retry-after"] == "1"
+    finally:
+        slow.close()
+    assert post(receiver.endpoint, proto_body())[0] == 200
+    assert receiver.stop(10)
+    assert sink.spans == 8 * (accepted + 1)
