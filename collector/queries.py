@@ -98,6 +98,7 @@ class RunRow:
     root_cause_span_id: str | None
     critical_path_ms: float | None
     pending_spans: int
+    root_span_id: str | None = None
 
 
 class SpanRow(NamedTuple):
@@ -320,7 +321,7 @@ _RUN_COLUMNS = (
     "trace_id, name, start_ns, duration_ms, status, span_count, agent_count, llm_calls,"
     " input_tokens, output_tokens, cost_usd, error_count, root_cause_agent,"
     " root_cause_error, root_cause_message, root_cause_span_id, critical_path_ms,"
-    " pending_spans"
+    " pending_spans, root_span_id"
 )
 
 
@@ -344,6 +345,7 @@ def _run_row(r: Sequence[Any]) -> RunRow:
         root_cause_span_id=r[15],
         critical_path_ms=r[16],
         pending_spans=int(r[17] or 0),
+        root_span_id=r[18],
     )
 
 

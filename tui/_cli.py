@@ -6,20 +6,28 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["run"]
+__all__ = ["resolve_db", "run"]
+
+
+def resolve_db(args: argparse.Namespace) -> Path:
+    """The positional DB, else `--db`, else the default every command uses."""
+    from tracer._env import default_db_path
+
+    return Path(getattr(args, "db_path", None) or getattr(args, "db", None) or default_db_path())
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the terminal UI; a missing DB file is a clear error, not a traceback."""
-    from tracer._env import default_db_path
-
-    db = Path(getattr(args, "db_path", None) or getattr(args, "db", None) or default_db_path())
-    if not db.exists():
+    db = resolve_db(args)
+    if not db.is_file():
         print(
             f"hoptrace tui: no trace store at {db}; run `hoptrace demo` first or pass a DB path",
             file=sys.stderr,
         )
         return 2
+    from tui._warm import prewarm
+
+    prewarm(db)  # overlaps DuckDB's start with Textual's import
     from tui.app import HoptraceApp
 
     HoptraceApp(db).run()

@@ -141,3 +141,25 @@ async def test_double_click_opens_a_run(demo_db: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, RunScreen)
         assert app.screen.trace_id == OK_RUN
+
+
+async def test_d_opens_the_root_cause_span_of_the_selected_run(demo_db: Path) -> None:
+    from tui.messages import SpanDetailLoaded
+    from tui.screens.span import SpanScreen
+
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 40), message_hook=messages.append) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "d")  # the chain run
+        await settle(pilot)
+        assert isinstance(app.screen, SpanScreen)
+        [loaded] = of_type(messages, SpanDetailLoaded)
+        assert loaded.detail is not None
+        assert loaded.detail.name == "execute_tool web_search"
+        assert loaded.detail.error_role == "origin"
+        text = screen_text(pilot)
+        assert "ConnectionError: search backend unreachable" in text
+        assert "Traceback (most recent call last):" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)

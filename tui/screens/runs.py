@@ -34,6 +34,7 @@ class RunsScreen(Screen[None]):
         Binding("s", "cycle_sort", "Sort column"),
         Binding("S", "reverse_sort", "Reverse sort"),
         Binding("x", "clear_filters", "Clear filters"),
+        Binding("d", "span_detail", "Root-cause span"),
         Binding("escape", "focus_list", "List", show=False),
     ]
 
@@ -96,6 +97,21 @@ class RunsScreen(Screen[None]):
     @on(RunsLoaded)
     def _counted(self) -> None:
         self.query_one("#runs-count", Label).update(f"{self.runs.count} runs")
+
+    def action_span_detail(self) -> None:
+        """Span detail of the selected run's root cause (or of its root span)."""
+        run = self.runs.row(self.runs.cursor)
+        span_id = run and (run.root_cause_span_id or run.root_span_id)
+        if run is None or not span_id:
+            self.notify("No run selected.", severity="warning")
+            return
+        from tui.screens.span import SpanScreen
+
+        def jumped(producer: str | None) -> None:
+            if producer:
+                self.app.push_screen(SpanScreen(run.trace_id, producer), jumped)
+
+        self.app.push_screen(SpanScreen(run.trace_id, span_id), jumped)
 
     def action_focus_search(self) -> None:
         """Focus the free-text filter."""
