@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -59,16 +58,22 @@ class Producer:
         self.span_id = span_id
 
 
+_RUN_LOCK = threading.Lock()
+"""Guards the multi-step updates of every run's containers (short, rare sections)."""
+
+
 class Run:
     """State shared by every span of one pipeline run (the hoptrace root and below)."""
 
-    __slots__ = ("explicit", "lock", "registry", "rejections", "root")
+    __slots__ = ("explicit", "registry", "rejections", "root")
+
+    lock = _RUN_LOCK  # one lock for all runs: created per run it would cost every root span
 
     def __init__(self, root: Span) -> None:
         self.root = root
-        self.lock = threading.Lock()
         # id(value) -> (value, producer); the value is held so its id is not reused.
-        self.registry: OrderedDict[int, tuple[Any, Producer]] = OrderedDict()
+        # Insertion-ordered, so the oldest entry is evicted first.
+        self.registry: dict[int, tuple[Any, Producer]] = {}
         # receiving agent name -> explicit handoffs waiting for it
         self.explicit: dict[str, list[tuple[str, Producer, str | None]]] = {}
         # (rejecting frame, producer span id)
@@ -81,7 +86,7 @@ class Run:
         with self.lock:
             self.registry[id(value)] = (value, producer)
             if len(self.registry) > REGISTRY_LIMIT:
-                self.registry.popitem(last=False)
+                del self.registry[next(iter(self.registry))]
 
     def producer_of(self, value: object) -> Producer | None:
         entry = self.registry.get(id(value))
@@ -90,10 +95,12 @@ class Run:
         return None
 
     def close(self) -> None:
-        with self.lock:
-            self.registry.clear()
-            self.explicit.clear()
-            self.rejections.clear()
+        # The run is over: drop the strong references to agents' return values.
+        if self.registry or self.explicit or self.rejections:
+            with self.lock:
+                self.registry.clear()
+                self.explicit.clear()
+                self.rejections.clear()
 
 
 def trackable(value: object) -> bool:

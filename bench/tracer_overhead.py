@@ -1,0 +1,110 @@
+"""Per-call overhead of hoptrace's decorators against raw OpenTelemetry.
+
+Run: `.venv/bin/python bench/tracer_overhead.py [--pending] [--calls N] [--repeat R]`
+
+All traced figures use ONE TracerProvider whose processor hands spans to an
+exporter that drops them, so the comparison is tracer work only. Default
+processor: `SimpleSpanProcessor` (synchronous, no queue effects); with
+`--pending`, hoptrace's `PendingSpanProcessor` around it (a pending copy of
+every span is exported at its start, as the zero-config sink does). Prints microseconds per call (best of
+R repeats) and the ratios to the raw-OTel figure. Targets: `@agent` no-op at
+most 1.25x raw OTel, `@agent` with a 1 KB argument and capture on at most 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+from tracer import Hoptrace, PendingSpanProcessor
+
+
+class NullExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def measure(
+    cases: list[tuple[str, Callable[[], None]]], calls: int, repeat: int
+) -> dict[str, float]:
+    """Best microseconds per call of each case.
+
+    Rounds are interleaved (every case once per round), so a burst of load on
+    a shared machine hits all cases alike instead of skewing one ratio.
+    """
+    best = {name: float("inf") for name, _ in cases}
+    for _ in range(repeat):
+        for name, fn in cases:
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls * 1e6)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--pending", action="store_true", help="use PendingSpanProcessor")
+    args = parser.parse_args(argv)
+
+    provider = TracerProvider(shutdown_on_exit=False)
+    if args.pending:
+        # Pending copies exported synchronously too: no batch queue to overflow.
+        provider.add_span_processor(PendingSpanProcessor(SimpleSpanProcessor(NullExporter())))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
+    otel = provider.get_tracer("bench")
+    ht = Hoptrace()
+    ht.configure(tracer_provider=provider, instrument_litellm=False, instrument_threads=False)
+    payload = "x" * 1024
+
+    def plain() -> None:
+        return None
+
+    def raw_otel() -> None:
+        with otel.start_as_current_span("invoke_agent noop"):
+            plain()
+
+    @ht.agent
+    def agent_noop() -> None:
+        return None
+
+    @ht.agent
+    def agent_1kb(text: str) -> None:
+        return None
+
+    cases: list[tuple[str, Callable[[], None]]] = [
+        ("plain call", plain),
+        ("raw OTel start_as_current_span", raw_otel),
+        ("@agent no-op", agent_noop),
+        ("@agent 1 KB str arg, capture on", lambda: agent_1kb(payload)),
+    ]
+    for _, fn in cases:  # warm up (first call configures, caches fill)
+        for _ in range(1000):
+            fn()
+    results = measure(cases, args.calls, args.repeat)
+    reference = results["raw OTel start_as_current_span"]
+    processor = "PendingSpanProcessor" if args.pending else "SimpleSpanProcessor"
+    print(f"processor: {processor} -> null exporter; best of {args.repeat} x {args.calls} calls")
+    print(f"{'case':<36}{'us/call':>10}{'x raw OTel':>12}")
+    for name, us in results.items():
+        print(f"{name:<36}{us:>10.2f}{us / reference:>12.2f}")
+    noop = results["@agent no-op"] / reference
+    cap = results["@agent 1 KB str arg, capture on"] / reference
+    print(
+        f"targets: no-op <= 1.25x -> {noop:.2f}x {'OK' if noop <= 1.25 else 'MISSED'}; "
+        f"capture <= 2x -> {cap:.2f}x {'OK' if cap <= 2 else 'MISSED'}"
+    )
+    provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()
