@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"hoptrace demo: {config.runs} runs{' + baseline' if config.baseline else ''}, "
         f"seed {config.seed}, fail rate {config.fail_rate}, time scale {config.scale}, "
-        f"{mode} -> {db} (batch {batch})",
+        f"{mode}\nwriting to {db} (batch {batch})",
         markup=False,
         highlight=False,
     )

@@ -34,7 +34,7 @@ SELECT variant,
        quantile_cont(duration_ms, 0.5) AS p50_ms,
        quantile_cont(duration_ms, 0.95) AS p95_ms,
        coalesce(sum(cost_usd), 0) AS total_cost_usd,
-       coalesce(avg(cost_usd), 0) AS cost_per_run_usd,
+       coalesce(sum(cost_usd), 0) / count(*) AS cost_per_run_usd,
        count(*) FILTER (WHERE status = 'ERROR' AND root_cause_agent = fault_agent)
            AS root_cause_matches
 FROM b GROUP BY variant ORDER BY variant DESC

@@ -301,3 +301,36 @@ def test_conversation_turns_share_context(demo_db: Any) -> None:
             if run["status"] == "OK" and run["fault"] != "memory_store_failure":
                 remembered += 1
     assert checked >= 4
+
+
+def test_demo_summary_agrees_with_the_views(demo_db: Any) -> None:
+    from sample_pipelines._summary import read_summary
+
+    summary = read_summary(demo_db.path, demo_db.batch)
+    variants = {row["variant"]: row for row in summary.variants}
+    assert set(variants) == {"multi_agent", "baseline"}
+    for variant, row in variants.items():
+        records = [r for r in demo_db.records if r.variant == variant]
+        assert row["runs"] == len(records)
+        assert row["failed"] == sum(not r.ok for r in records)
+        assert row["root_cause_matches"] == row["failed"]
+        assert row["p50_ms"] <= row["p95_ms"]
+        calls = demo_db.query(
+            f"SELECT sum(l.cost_usd) AS cost FROM llm_calls l JOIN ({BATCH_RUNS}) b USING (trace_id) "
+            "WHERE b.variant = $variant",
+            batch=demo_db.batch,
+            variant=variant,
+        )
+        assert row["total_cost_usd"] == pytest.approx(calls[0]["cost"], rel=1e-9)
+        agent_total = sum(a["cost_usd"] for a in summary.agents if a["variant"] == variant)
+        assert agent_total == pytest.approx(row["total_cost_usd"], rel=1e-9)
+        assert row["cost_per_run_usd"] == pytest.approx(row["total_cost_usd"] / row["runs"])
+    # the top causes are ordered by count; with no limit they account for every failed run
+    counts = [c["runs"] for c in summary.root_causes]
+    assert counts == sorted(counts, reverse=True)
+    assert len(summary.root_causes) <= 5
+    everything = read_summary(demo_db.path, demo_db.batch, top_causes=100).root_causes
+    by_agent: Counter[str] = Counter()
+    for cause in everything:
+        by_agent[cause["root_cause_agent"]] += cause["runs"]
+    assert by_agent == Counter(r.fault.agent for r in demo_db.records if not r.ok)
