@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -297,7 +297,7 @@ class Hoptrace:
         try:
             tracer = self._tracer or self._setup()
             parent_ctx = otel_context.get_current()
-            parent = parent_ctx.get(FRAME_KEY)
+            parent = cast("Frame | None", parent_ctx.get(FRAME_KEY))  # only we set this key
             # The SDK copies attributes into the span, so the precomputed dict is
             # passed as is unless this call adds something.
             attributes = spec.attributes
@@ -373,7 +373,7 @@ class Hoptrace:
                 otel_context.detach(frame.token)  # type: ignore[arg-type]
             if isinstance(exc, GeneratorExit):
                 # The consumer stopped iterating early: not an error of this span.
-                frame.span.set_attribute("hoptrace.generator.closed", True)
+                frame.span.set_attribute(semconv.GENERATOR_CLOSED, True)
             else:
                 try:
                     record_error(frame, exc)

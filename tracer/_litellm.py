@@ -23,8 +23,9 @@ import importlib.machinery
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
+from . import semconv
 from ._llm import record, start_llm
 from ._state import Frame, current_frame, log_once
 
@@ -58,12 +59,16 @@ class _ImportHook(importlib.abc.MetaPathFinder):
             return None
         sys.meta_path.remove(self)  # one-shot, and no recursion into ourselves below
         try:
+            spec: importlib.machinery.ModuleSpec | None = None
             for finder in sys.meta_path:
                 find = getattr(finder, "find_spec", None)
-                spec = find(fullname, path, target) if find else None
+                if find is not None:
+                    spec = cast(
+                        "importlib.machinery.ModuleSpec | None", find(fullname, path, target)
+                    )
                 if spec is not None:
                     break
-            else:
+            if spec is None:
                 return None
             loader = spec.loader
             exec_module = getattr(loader, "exec_module", None)
@@ -154,7 +159,7 @@ def _fail(frame: Frame, exc: BaseException) -> None:
     try:
         provider = getattr(exc, "llm_provider", None)
         if provider:
-            frame.span.set_attribute("gen_ai.provider.name", str(provider))
+            frame.span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, str(provider))
     except Exception as inner:
         log_once("could not read a litellm error", inner)
     frame.owner._exit_error(frame, exc)

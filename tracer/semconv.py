@@ -58,6 +58,8 @@ COST_USD: Final = "hoptrace.cost_usd"
 """Cost of a model call in USD from litellm's price map; absent when unknown."""
 PENDING: Final = "hoptrace.pending"
 """True on the copy of a span sent at its start; the finished span replaces it."""
+GENERATOR_CLOSED: Final = "hoptrace.generator.closed"
+"""True on a generator/async-generator span whose consumer stopped early (close()); not an error."""
 RUN_ATTRIBUTE_PREFIX: Final = "hoptrace.run."
 """Prefix of user-supplied run attributes set with `tracer.set_run_attributes`."""
 

@@ -162,7 +162,7 @@ def test_generator_send_throw_and_close(ht: Hoptrace, captured: CapturedSpans) -
     span = find(captured.spans, "echo")
     assert span.end_time is not None
     assert span.status.is_ok  # closing early is not an error
-    assert span.attributes["hoptrace.generator.closed"] is True
+    assert span.attributes[semconv.GENERATOR_CLOSED] is True
 
 
 def test_generator_return_value_and_error(ht: Hoptrace, captured: CapturedSpans) -> None:
