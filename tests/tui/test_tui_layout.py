@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from collector.queries import AgentRow, ErrorRow, HandoffRow, RecoveryMark, RejectMark, SpanRow
+from collector.queries import (
+    AgentRow,
+    ErrorRow,
+    HandoffRow,
+    RecoveryMark,
+    RejectMark,
+    RunRow,
+    SpanDetail,
+    SpanRow,
+)
 from tui.layout import (
     TimeWindow,
     axis_line,
@@ -10,8 +19,10 @@ from tui.layout import (
     bar_geometry,
     build_tree,
     category,
+    cost_lines,
     cost_table,
     critical_shares,
+    error_lines,
     error_paths,
     flatten,
     handoff_targets,
@@ -20,6 +31,8 @@ from tui.layout import (
     share_bar,
     zoom,
 )
+from tui.layout.columns import RUN_COLUMNS, column_at, fit_columns, render_cells, run_cells
+from tui.layout.detail import detail_sections, handoff_producers
 from tui.layout.fmt import fmt_ago, fmt_cost, fmt_duration, fmt_tokens, truncate
 
 MS = 1_000_000
@@ -299,3 +312,118 @@ def test_formatting() -> None:
     assert fmt_ago(0, 3_700 * 10**9) == "1h ago"
     assert truncate("a\nb  c", 10) == "a b c"
     assert truncate("abcdef", 4) == "abc…"
+
+
+def run_row(**kw: object) -> RunRow:
+    base = dict(
+        trace_id="t" * 32, name="invoke_workflow research_team", start_ns=0, duration_ms=1250.0,
+        status="OK", span_count=3, agent_count=2, llm_calls=1, input_tokens=1000,
+        output_tokens=234, cost_usd=0.5, error_count=0, root_cause_agent=None,
+        root_cause_error=None, root_cause_message=None, root_cause_span_id=None,
+        critical_path_ms=None, pending_spans=0,
+    )  # fmt: skip
+    base.update(kw)
+    return RunRow(**base)  # type: ignore[arg-type]
+
+
+def test_columns_fill_the_width_and_drop_when_narrow() -> None:
+    placed = fit_columns(RUN_COLUMNS, 140)
+    assert [p.column.key for p in placed] == [c.key for c in RUN_COLUMNS]
+    last = placed[-1]
+    assert last.x + last.width == 140
+    name = next(p for p in placed if p.column.key == "name")
+    cause = next(p for p in placed if p.column.key == "cause")
+    assert cause.width - 16 == 2 * (name.width - 14)  # flex 2 : 1
+    narrow = fit_columns(RUN_COLUMNS, 60)
+    assert narrow[-1].x + narrow[-1].width <= 60
+    assert len(narrow) < len(RUN_COLUMNS)
+    assert column_at(placed, name.x + 1) == name.column
+    assert column_at(placed, 10_000) is None
+
+
+def test_run_cells_running_duration_and_root_cause() -> None:
+    cells = run_cells(run_row(status="RUNNING", duration_ms=None), now_ns=5 * 10**9)
+    assert cells["duration"] == "5.00s"
+    assert cells["age"] == "5s ago"
+    assert cells["name"] == "research_team"
+    assert cells["tokens"] == "1.2k"
+    failed = run_cells(
+        run_row(
+            status="ERROR",
+            root_cause_agent="coder",
+            root_cause_error="Rejected",
+            root_cause_message="meh",
+        ),
+        now_ns=0,
+    )
+    assert failed["cause"] == "coder: Rejected (meh)"
+    line = render_cells(fit_columns(RUN_COLUMNS, 140), failed)
+    assert len(line) == 140
+    assert "coder: Rejected (meh)" in line
+
+
+def test_error_lines_hop_by_hop() -> None:
+    paths = error_paths(
+        build_tree(ERR_SPANS),
+        ERRORS,
+        HANDOFFS,
+        rejections=[RejectMark("rev", "reviewer", "coder", "tests fail")],
+        recoveries=[RecoveryMark("mem", "memory", ("m_err",))],
+    )
+    lines = error_lines(paths, {"coder": "Traceback\n  boom"})
+    texts = [line.text for line in lines]
+    assert texts[0] == "✓ Path 1: TimeoutError in memory — recovered by memory"
+    assert "      ⊘ output rejected by reviewer: tests fail" in texts
+    assert "        Traceback" in texts
+    # every hop line stands for its span (enter opens it); edge lines do not
+    hop_ids = [line.span_id for line in lines if line.kind.startswith("hop-")]
+    assert hop_ids == ["m_err", "coder", "rev", "orch"]
+    assert all(line.span_id is None for line in lines if line.kind == "edge")
+    assert error_lines([], {})[0].text == "No errors in this run."
+
+
+def test_cost_lines_table() -> None:
+    table = cost_table([agent_row("coder", 0.75, 0.75), agent_row("memory", None, None, calls=0)])
+    lines = cost_lines(table, 110)
+    assert lines[0].kind == "header"
+    assert lines[1].text.startswith("coder")
+    assert "100%" in lines[1].text
+    assert lines[2].text.split()[1:3] == ["-", "-"]  # no model calls: nothing to price
+    assert lines[-1].text.startswith("run total $0.7500")
+
+
+def detail(**kw: object) -> SpanDetail:
+    base = dict(
+        trace_id="t", span_id="s", parent_span_id=None, name="invoke_agent reviewer",
+        operation="invoke_agent", agent_name="reviewer", start_ns=0, end_ns=10, duration_ms=0.00001,
+        status="ERROR", status_message="boom", error_type="ValueError", error_message="boom",
+        error_role="origin", cause_span_id=None, model=None, input_tokens=None, output_tokens=None,
+        cost_usd=None, pending=False, input_preview='{"a": 1}', output_preview="not json",
+        exception_stacktrace="Traceback\n  line", attributes={"k": "v" * 3000},
+        events=[{"name": "exception", "time_ns": 5 * MS, "attributes": {"exception.type": "ValueError"}}],
+        links=[{"trace_id": "t", "span_id": "prod", "attributes": {
+            "hoptrace.link.type": "handoff", "hoptrace.handoff.kind": "data",
+            "hoptrace.handoff.from_agent": "coder"}}],
+        handoffs_in=(HandoffRow("orchestrator", "reviewer", "delegate", "orch", "s", None),),
+    )  # fmt: skip
+    base.update(kw)
+    return SpanDetail(**base)  # type: ignore[arg-type]
+
+
+def test_detail_sections_and_producers() -> None:
+    d = detail()
+    assert handoff_producers(d) == [
+        ("prod", "data from coder"),
+        ("orch", "delegate from orchestrator"),
+    ]
+    sections = dict(detail_sections(d))
+    assert list(sections) == [
+        "Span", "Handoffs in (p: jump to the producer)", "Exception", "Input", "Output",
+        "Attributes", "Events", "Links",
+    ]  # fmt: skip
+    assert sections["Input"] == '{\n  "a": 1\n}'
+    assert sections["Output"] == "not json"
+    assert "Traceback\n  line" in sections["Exception"]
+    assert "(3000 chars)" in sections["Attributes"]  # huge values are cut
+    assert "exception +5ms" in sections["Events"]
+    assert handoff_producers(detail(links=[], handoffs_in=())) == []

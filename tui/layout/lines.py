@@ -53,7 +53,7 @@ def error_lines(paths: Sequence[ErrorPath], stacktraces: Mapping[str, str]) -> l
                 )
             )
             if i == 1 and path.rejected_by:
-                out.append(Line(f"      ⊘ output rejected by {path.rejected_by}", "hop-rejected"))
+                out.append(Line(f"      ⊘ output rejected by {path.rejected_by}", "rejected-by"))
         out.append(
             Line(f"      ⇒ {path.outcome_text}", f"outcome-{path.outcome}", path.outcome_span_id)
         )

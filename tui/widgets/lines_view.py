@@ -54,6 +54,7 @@ class LinesView(ScrollView, can_focus=True):
         "path-recovered": "lines--good",
         "hop-origin": "lines--bad",
         "hop-rejected": "lines--warn",
+        "rejected-by": "lines--warn",
         "outcome-failed": "lines--bad",
         "outcome-recovered": "lines--good",
         "outcome-rejected": "lines--warn",
