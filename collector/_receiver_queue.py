@@ -143,11 +143,11 @@ class Writer(threading.Thread):
 
     def _write_coalesced(self, taken: list[SpanBatch]) -> None:
         if len(taken) == 1:
-            merged = taken[0]
-        else:
-            merged = SpanBatch()
-            for batch in taken:
-                merged.extend(batch)
+            self._write_one(taken[0])
+            return
+        merged = SpanBatch()
+        for batch in taken:
+            merged.extend(batch)
         try:
             self._write(merged)
         except Exception:

@@ -417,3 +417,44 @@ def test_bodies_in_flight_are_bounded(sink: ListSink) -> None:
     assert post(receiver.endpoint, proto_body())[0] == 200
     assert receiver.stop(10)
     assert sink.spans == 8 * (accepted + 1)
+
+
+def test_a_batch_the_store_never_accepts_is_dropped_and_counted_not_retried_forever() -> None:
+    calls: list[int] = []
+
+    def broken(batch: SpanBatch) -> None:
+        calls.append(len(batch))
+        raise RuntimeError("disk full")
+
+    receiver = Receiver(broken, port=0)
+    receiver.writer._retry_delay = 0.01
+    receiver.start()
+    try:
+        assert post(receiver.endpoint, proto_body())[0] == 200  # acknowledged once queued
+        assert receiver.wait_idle(10)
+    finally:
+        assert receiver.stop(10)
+    assert calls == [8, 8, 8]  # the coalesced write, then per request: 3 attempts in all
+    assert receiver.writer.dropped_spans == 8
+    assert receiver.writer.written_spans == 0
+
+
+def test_requests_queued_behind_a_write_are_coalesced_into_one_write() -> None:
+    gate = threading.Event()
+    sizes: list[int] = []
+
+    def write(batch: SpanBatch) -> None:
+        gate.wait(10)
+        sizes.append(len(batch))
+
+    receiver = Receiver(write, port=0).start()
+    try:
+        for _ in range(5):
+            assert post(receiver.endpoint, proto_body())[0] == 200
+        gate.set()
+        assert receiver.wait_idle(10)
+    finally:
+        gate.set()
+        assert receiver.stop(10)
+    assert sizes == [8, 32]  # the request being written, then the 4 that queued meanwhile
+    assert receiver.writer.writes == 2
