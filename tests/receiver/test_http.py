@@ -280,6 +280,13 @@ def test_wrong_method_is_405(receiver: Receiver, method: str) -> None:
     assert headers["allow"] == "POST"
 
 
+def _wait_until_taken(receiver: Receiver) -> None:
+    deadline = time.monotonic() + 10
+    while receiver.queue.spans and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert receiver.queue.spans == 0
+
+
 def test_queue_full_is_503_with_retry_after_and_recovers() -> None:
     gate = threading.Event()
     written: list[SpanBatch] = []
@@ -291,10 +298,9 @@ def test_queue_full_is_503_with_retry_after_and_recovers() -> None:
     receiver = Receiver(slow_write, port=0, max_queue_spans=20).start()
     try:
         body = proto_body()  # 8 spans
-        codes = [
-            post(receiver.endpoint, body)[0] for _ in range(2)
-        ]  # one taken by the writer, one queued
-        codes += [post(receiver.endpoint, body)[0] for _ in range(2)]  # 16 queued, then 24 > 20
+        codes = [post(receiver.endpoint, body)[0]]
+        _wait_until_taken(receiver)  # the writer holds it (blocked in the store)
+        codes += [post(receiver.endpoint, body)[0] for _ in range(3)]  # 8, 16 queued, 24 > 20
         assert codes == [200, 200, 200, 503]
         status, headers, resp = post(receiver.endpoint, body)
         assert status == 503
@@ -451,9 +457,7 @@ def test_requests_queued_behind_a_write_are_coalesced_into_one_write() -> None:
     receiver = Receiver(write, port=0).start()
     try:
         assert post(receiver.endpoint, proto_body())[0] == 200
-        deadline = time.monotonic() + 10
-        while receiver.queue.spans and time.monotonic() < deadline:  # the writer took it
-            time.sleep(0.01)
+        _wait_until_taken(receiver)
         for _ in range(4):
             assert post(receiver.endpoint, proto_body())[0] == 200
         gate.set()
