@@ -36,13 +36,24 @@ class DemoDB:
 
 @pytest.fixture(scope="package")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> DemoDB:
+    from opentelemetry.sdk.trace import TracerProvider
+
     import tracer
+    from collector import DuckDBSpanExporter
+    from tracer.testing import capture_spans
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    tracer.configure(db=str(path))
-    try:
-        records = asyncio.run(run_demo(CONFIG, batch=BATCH))
-        tracer.flush()
-    finally:
-        tracer.shutdown()
+    # our own provider, not configure(db=...): in a shared pytest process an earlier
+    # configure() may already have installed the global provider, which configure()
+    # would reuse (with its own sink) instead of writing to this file
+    provider = TracerProvider()
+    provider.add_span_processor(tracer.span_processor(DuckDBSpanExporter(db=path)))
+    # capture_spans() restores the previous tracer configuration on exit
+    with capture_spans():
+        tracer.configure(tracer_provider=provider)
+        try:
+            records = asyncio.run(run_demo(CONFIG, batch=BATCH))
+            tracer.flush()
+        finally:
+            provider.shutdown()
     return DemoDB(path=path, records=records)
