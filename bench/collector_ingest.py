@@ -6,6 +6,7 @@ traces: workflow -> agents -> tools / model calls, 8-12 attributes per span):
 - decode-only spans/s: `collector._otlp.decode_protobuf` in one thread, no HTTP, no store;
 - store-only spans/s: the decoded spans written with `SpanStore.write` in 50k-span batches
   (what the receiver's writer thread does), no HTTP;
+- receiver alone: the same over HTTP with a writer that discards (the receiver's ceiling);
 - persisted spans/s: 2 sender processes POST the requests concurrently over loopback
   (keep-alive, retrying 503s after Retry-After) to a `Receiver` writing into a fresh
   DuckDB file through `SpanStore`; the clock stops when every span is committed, and
@@ -170,6 +171,34 @@ def sender(endpoint: str, bodies_file: str, start: mp.Event, out: mp.Queue) -> N
     out.put(retries)
 
 
+def http_run(bodies: list[bytes], senders: int, write) -> tuple[float, float, int, int]:
+    """Senders post `bodies` to a fresh Receiver; (all posted s, all written s, 503s, writes)."""
+    from collector._receiver import Receiver
+
+    receiver = Receiver(write, port=0).start()
+    with tempfile.TemporaryDirectory(prefix="hoptrace-bench-") as tmp:
+        ctx = mp.get_context("spawn")
+        start, out = ctx.Event(), ctx.Queue()
+        procs = []
+        for s in range(senders):
+            path = Path(tmp) / f"bodies{s}.pkl"
+            path.write_bytes(pickle.dumps(bodies[s::senders]))
+            proc = ctx.Process(target=sender, args=(receiver.endpoint, str(path), start, out))
+            proc.start()
+            procs.append(proc)
+        time.sleep(1.5)  # let the sender processes import and load their bodies
+        t0 = time.perf_counter()
+        start.set()
+        for proc in procs:
+            proc.join()
+        post_s = time.perf_counter() - t0
+        assert receiver.wait_idle(600)
+        persist_s = time.perf_counter() - t0
+        retries = sum(out.get() for _ in procs)
+    receiver.stop()
+    return post_s, persist_s, retries, receiver.writer.writes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests-per-sender", type=int, default=60)
@@ -179,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from collector import SpanBatch, SpanStore, query
     from collector._otlp import decode_protobuf
-    from collector._receiver import Receiver
 
     n_requests = args.requests_per_sender * args.senders
     t0 = time.perf_counter()
@@ -209,31 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
     del batches
 
-    # 3. persisted through HTTP + queue + writer + DuckDB
+    # 3. the receiver alone: HTTP + decode + queue, the writer discards (its ceiling)
+    null_s, _, null_retries, _ = http_run(bodies, args.senders, write=lambda batch: None)
+    # 4. persisted through HTTP + queue + writer + DuckDB
     with tempfile.TemporaryDirectory(prefix="hoptrace-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
         store = SpanStore(db)
-        receiver = Receiver(store.write, port=0).start()
-        ctx = mp.get_context("spawn")
-        start, out = ctx.Event(), ctx.Queue()
-        procs = []
-        for s in range(args.senders):
-            path = Path(tmp) / f"bodies{s}.pkl"
-            path.write_bytes(pickle.dumps(bodies[s :: args.senders]))
-            proc = ctx.Process(target=sender, args=(receiver.endpoint, str(path), start, out))
-            proc.start()
-            procs.append(proc)
-        time.sleep(1.0)  # let the sender processes import and load their bodies
-        t0 = time.perf_counter()
-        start.set()
-        for proc in procs:
-            proc.join()
-        post_s = time.perf_counter() - t0
-        assert receiver.wait_idle(600)
-        persist_s = time.perf_counter() - t0
-        retries = sum(out.get() for _ in procs)
-        writes = receiver.writer.writes
-        receiver.stop()
+        post_s, persist_s, retries, writes = http_run(bodies, args.senders, write=store.write)
         store.close()
         stored = int(query("SELECT count(*) AS n FROM spans", db=db)["n"][0])
     assert stored == total, (stored, total)
@@ -248,10 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         f"store only        : {total / store_s:10,.0f} spans/s  ({store_s:.2f}s, SpanStore.write, no HTTP)"
     )
     print(
+        f"receiver, no store: {total / null_s:10,.0f} spans/s  ({null_s:.2f}s, HTTP + decode + queue, "
+        f"{null_retries} x 503)"
+    )
+    print(
         f"accepted (HTTP)   : {total / post_s:10,.0f} spans/s  ({post_s:.2f}s, {retries} x 503 retried)"
     )
     print(
-        f"persisted (DuckDB): {persist_rate:9,.0f} spans/s  ({persist_s:.2f}s, {writes} coalesced writes)"
+        f"persisted (DuckDB): {persist_rate:10,.0f} spans/s  ({persist_s:.2f}s, {writes} coalesced writes)"
     )
     print(
         f"persisted / decode-only = {persist_rate / decode_rate:.2f}, persisted / store-only = "
