@@ -1,352 +1,27 @@
-"""`hoptrace collect`'s HTTP server: OTLP/HTTP `POST /v1/traces` into the span queue.
+"""`hoptrace collect`'s receiver: HTTP server, limits, span queue and writer, and their lifecycle.
 
-Stdlib only (`http.server.ThreadingHTTPServer`, one thread per connection,
-HTTP/1.1 keep-alive). Each request is checked in the order that reads the least
-of an unwanted body: path (404) and method (405), bearer token (401), content
-type and encoding (415), declared length (411/413, the body is never read when
-it is over the limit), then the body is read, inflated under the same cap (413),
-decoded (400), enqueued (503 + Retry-After when the queue is full) and answered
-200 with an `ExportTraceServiceResponse` (partial success when spans were
-refused). The 200 is sent once the spans are queued, not once they are committed:
-see `docs/readme/collect.md` for that durability trade-off. Responses use the
-request's content type; errors carry a `google.rpc.Status`.
-
-`Receiver.stop()` stops accepting, lets in-flight requests finish, then drains
-the queue into the store before returning.
+The HTTP protocol handling is in `collector._receiver_http`, the queue and the
+writer thread in `collector._receiver_queue`. The 200 is sent once the spans are
+queued, not once they are committed: see `docs/readme/collect.md` for that
+durability trade-off. `Receiver.stop()` stops accepting, lets in-flight requests
+finish, then drains the queue into the store before returning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
-from google.protobuf import json_format
-from google.rpc import code_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 
 from collector import _otlp
 from collector._batch import SpanBatch
+from collector._receiver_http import TRACES_PATH, Handler, HTTPError, Server
 from collector._receiver_queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
 
 __all__ = ["TRACES_PATH", "Receiver"]
-
-log = logging.getLogger("hoptrace.collect")
-
-TRACES_PATH = "/v1/traces"
-_PROTOBUF_TYPES = frozenset(("application/x-protobuf", "application/protobuf"))
-_JSON_TYPE = "application/json"
-_ENCODINGS = frozenset(("", "identity", "gzip", "deflate", "x-gzip"))
-_GRPC_CODE = {
-    400: code_pb2.INVALID_ARGUMENT,
-    401: code_pb2.UNAUTHENTICATED,
-    404: code_pb2.NOT_FOUND,
-    405: code_pb2.UNIMPLEMENTED,
-    411: code_pb2.INVALID_ARGUMENT,
-    413: code_pb2.RESOURCE_EXHAUSTED,
-    415: code_pb2.INVALID_ARGUMENT,
-    500: code_pb2.INTERNAL,
-    503: code_pb2.UNAVAILABLE,
-}
-_EMPTY_RESPONSE_JSON = b"{}"
-
-
-class _HTTPError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
-class _Server(ThreadingHTTPServer):
-    # stop() waits for busy requests itself; idle keep-alives must not block exit
-    daemon_threads = True
-    request_queue_size = 128  # listen backlog: many producers may connect at once
-    receiver: Receiver
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One thread per connection, but never more than `max_connections` of them:
-        # past that a connection gets an immediate 503 instead of a thread.
-        if not self.receiver._admit_connection():
-            _refuse_connection(request, self.receiver.retry_after)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.receiver._release_connection()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.receiver._release_connection()
-
-
-def _refuse_connection(sock: socket.socket, retry_after: int) -> None:
-    body = b"too many connections"
-    with contextlib.suppress(OSError):
-        sock.settimeout(0.5)
-        sock.sendall(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            b"Retry-After: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (retry_after, len(body), body)
-        )
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "hoptrace-collect"
-    sys_version = ""
-    timeout = 30  # socket timeout: idle keep-alive and slow (slowloris) clients are dropped
-
-    # -- connection bookkeeping (so stop() can end idle keep-alive connections) --
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.receiver._connection_opened(self)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.receiver._connection_closed(self)
-
-    def handle_one_request(self) -> None:
-        receiver = self.server.receiver
-        receiver._set_busy(self, False)
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except (TimeoutError, OSError):
-            self.close_connection = True
-            return
-        if not self.raw_requestline or not receiver._set_busy(self, True):
-            self.close_connection = True
-            return
-        if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
-            self.send_error(414)
-            return
-        if not self.parse_request():
-            return
-        try:
-            method = getattr(self, "do_" + self.command, None)
-            if method is None:
-                self._not_allowed()
-            else:
-                method()
-            self.wfile.flush()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
-        finally:
-            receiver._set_busy(self, False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    # -- methods --
-
-    def do_POST(self) -> None:
-        encoding = self._response_encoding()
-        try:
-            if self.path.split("?", 1)[0] != TRACES_PATH:
-                raise _HTTPError(404, f"not found: only POST {TRACES_PATH} is served")
-            body = self._export()
-        except _HTTPError as err:
-            self._send_status(err.status, err.message, encoding, err.headers)
-            return
-        except Exception:  # a bug must cost one request, never the server
-            log.exception("internal error while handling a request")
-            self._send_status(500, "internal error", encoding, {})
-            self.close_connection = True
-            return
-        self._send(200, body, encoding, {})
-
-    def _not_allowed(self) -> None:
-        encoding = self._response_encoding()
-        if self.path.split("?", 1)[0] == TRACES_PATH:
-            self._send_status(
-                405, f"method {self.command} not allowed: use POST", encoding, {"Allow": "POST"}
-            )
-        else:
-            self._send_status(404, f"not found: only POST {TRACES_PATH} is served", encoding, {})
-
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _not_allowed
-
-    # -- the export pipeline --
-
-    def _export(self) -> bytes:
-        receiver = self.server.receiver
-        receiver._check_auth(self.headers.get("Authorization"))
-        content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if content_type in _PROTOBUF_TYPES:
-            kind = "protobuf"
-        elif content_type == _JSON_TYPE:
-            kind = "json"
-        else:
-            self.close_connection = True  # the body was not read
-            raise _HTTPError(
-                415,
-                f"unsupported content type {content_type or '(none)'!r}: "
-                "send application/x-protobuf or application/json",
-            )
-        content_encoding = (self.headers.get("Content-Encoding") or "").strip().lower()
-        if content_encoding not in _ENCODINGS:
-            self.close_connection = True
-            raise _HTTPError(
-                415, f"unsupported content encoding {content_encoding!r}: use gzip or deflate"
-            )
-        # Bodies are read and decoded by at most `max_concurrent_bodies` threads at once:
-        # that bounds the memory of requests in flight (each up to the size limit twice,
-        # compressed and inflated), and decoding is CPU-bound anyway.
-        if not receiver._body_slots.acquire(timeout=receiver.body_slot_timeout):
-            self.close_connection = True  # the body was not read
-            raise _HTTPError(
-                503,
-                "too many requests in flight, retry later",
-                {"Retry-After": str(receiver.retry_after)},
-            )
-        try:
-            return self._decode_and_enqueue(receiver, kind, content_encoding)
-        finally:
-            receiver._body_slots.release()
-
-    def _decode_and_enqueue(self, receiver: Receiver, kind: str, content_encoding: str) -> bytes:
-        raw = self._read_body(receiver.max_body_bytes)
-        if content_encoding in ("gzip", "x-gzip", "deflate"):
-            try:
-                raw = _otlp.decompress(
-                    raw,
-                    "deflate" if content_encoding == "deflate" else "gzip",
-                    receiver.max_body_bytes,
-                )
-            except _otlp.BodyTooLarge as exc:
-                raise _HTTPError(413, str(exc)) from None
-            except _otlp.DecodeError as exc:
-                raise _HTTPError(400, str(exc)) from None
-        try:
-            decoded = _otlp.decode(raw, kind)
-        except _otlp.DecodeError as exc:
-            raise _HTTPError(400, str(exc)) from None
-        if len(decoded.batch) and not receiver._enqueue(decoded.batch):
-            raise _HTTPError(
-                503,
-                "queue full: the collector is writing as fast as it can, retry later",
-                {"Retry-After": str(receiver.retry_after)},
-            )
-        if decoded.rejected or decoded.error_message:
-            receiver._count_rejected(decoded.rejected)
-            response = ExportTraceServiceResponse(
-                partial_success=ExportTracePartialSuccess(
-                    rejected_spans=decoded.rejected, error_message=decoded.error_message
-                )
-            )
-        else:
-            response = None
-        return _serialize(response, self._response_encoding())
-
-    def _read_body(self, limit: int) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked(limit)
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            self.close_connection = True
-            raise _HTTPError(411, "Content-Length (or chunked transfer encoding) is required")
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise _HTTPError(400, f"invalid Content-Length {length_header!r}") from None
-        if length > limit:
-            self.close_connection = True  # never read an over-limit body
-            raise _HTTPError(413, f"body of {length} bytes exceeds the {limit}-byte limit")
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self.close_connection = True
-            raise _HTTPError(400, f"body ended after {len(body)} of {length} bytes")
-        return body
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1026)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                self.close_connection = True
-                raise _HTTPError(400, "malformed chunked body") from None
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers are ignored
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                self.close_connection = True
-                raise _HTTPError(413, f"body exceeds the {limit}-byte limit")
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                self.close_connection = True
-                raise _HTTPError(400, "truncated chunked body")
-            parts.append(chunk)
-
-    # -- responses --
-
-    def _response_encoding(self) -> str:
-        content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        return "protobuf" if content_type in _PROTOBUF_TYPES else "json"
-
-    def _send_status(
-        self, status: int, message: str, encoding: str, headers: dict[str, str]
-    ) -> None:
-        if status >= 500:
-            log.warning("%s %s -> %d %s", self.command, self.path, status, message)
-        else:
-            log.info("%s %s -> %d %s", self.command, self.path, status, message)
-        body = _serialize(
-            status_pb2.Status(code=_GRPC_CODE.get(status, code_pb2.UNKNOWN), message=message),
-            encoding,
-        )
-        if status == 401:
-            headers = {**headers, "WWW-Authenticate": 'Bearer realm="hoptrace"'}
-        self._send(status, body, encoding, headers)
-
-    def _send(self, status: int, body: bytes, encoding: str, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header(
-            "Content-Type", "application/x-protobuf" if encoding == "protobuf" else _JSON_TYPE
-        )
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-def _serialize(message: Any, encoding: str) -> bytes:
-    if message is None:
-        return b"" if encoding == "protobuf" else _EMPTY_RESPONSE_JSON
-    if encoding == "protobuf":
-        data: bytes = message.SerializeToString()
-        return data
-    return json_format.MessageToJson(message, indent=None).encode()
 
 
 class Receiver:
@@ -393,9 +68,9 @@ class Receiver:
         self.rejected_spans = 0
         self.refused_requests = 0  # 503s
         self._lock = threading.Lock()
-        self._connections: dict[_Handler, bool] = {}  # handler -> busy
+        self._connections: dict[Handler, bool] = {}  # handler -> busy
         self._stopping = False
-        self._server = _Server((host, port), _Handler, bind_and_activate=True)
+        self._server = Server((host, port), Handler, bind_and_activate=True)
         self._server.receiver = self
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -471,15 +146,15 @@ class Receiver:
         with self._lock:
             self._open_connections -= 1
 
-    def _connection_opened(self, handler: _Handler) -> None:
+    def _connection_opened(self, handler: Handler) -> None:
         with self._lock:
             self._connections[handler] = False
 
-    def _connection_closed(self, handler: _Handler) -> None:
+    def _connection_closed(self, handler: Handler) -> None:
         with self._lock:
             self._connections.pop(handler, None)
 
-    def _set_busy(self, handler: _Handler, busy: bool) -> bool:
+    def _set_busy(self, handler: Handler, busy: bool) -> bool:
         with self._lock:
             if busy and self._stopping:
                 return False  # a request that arrives while stopping is not taken on
@@ -493,7 +168,7 @@ class Receiver:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             given.strip().encode(), self._token
         ):
-            raise _HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+            raise HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
 
     def _enqueue(self, batch: SpanBatch) -> bool:
         # Counted before the put so that wait_idle() can never see it written but not counted.
