@@ -169,6 +169,7 @@ def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:
                 cp is not None,
                 None if cp is None else cp / 1e6,
                 is_llm[sid],
+                s["start_ns"],
             )
         )
         if sid in role:

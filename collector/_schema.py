@@ -17,8 +17,8 @@ public SQL API; their column names never change without a version bump.
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 2
-"""Version of the on-disk layout. v1 (the first public layout) had no `cost_source`."""
+SCHEMA_VERSION: int = 3
+"""Version of the on-disk layout (v1: no promoted columns; v2: no span_derived.start_ns)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -89,6 +89,7 @@ DERIVED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("on_critical_path", "BOOLEAN"),
     ("critical_path_ms", "DOUBLE"),
     ("is_llm_call", "BOOLEAN"),
+    ("start_ns", "BIGINT"),  # lets writes prune row groups by time (zonemaps)
 )
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (

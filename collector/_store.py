@@ -125,7 +125,7 @@ class SpanStore:
             conn.execute("BEGIN TRANSACTION")
             _upsert(conn, table)
             traces = sorted(set(table.column("trace_id").to_pylist()))
-            rederive(conn, traces)
+            rederive(conn, traces, since_ns=_bounds(table)[0])
             conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -159,32 +159,58 @@ def _dedupe(table: pa.Table) -> pa.Table:
 
 
 def _upsert(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    # A stored copy of a span has the same start time as the incoming one, and rows
+    # arrive roughly in time order: the start_ns range lets DuckDB's zonemaps skip
+    # every row group but the recent ones instead of scanning the whole table.
+    lo, hi = _bounds(table)
+    window = f"s.start_ns BETWEEN {lo} AND {hi}"
     conn.register("_batch", table)
     try:
         conn.execute(
             "DELETE FROM span_t AS s USING _batch AS b "
-            "WHERE s.trace_id = b.trace_id AND s.span_id = b.span_id "
+            f"WHERE {window} AND s.trace_id = b.trace_id AND s.span_id = b.span_id "
             "AND (NOT b.pending OR s.pending)"
         )
         cols = ", ".join(SPAN_COLUMN_NAMES)
         conn.execute(
             f"INSERT INTO span_t ({cols}) SELECT {cols} FROM _batch AS b WHERE NOT EXISTS "
-            "(SELECT 1 FROM span_t AS s WHERE s.trace_id = b.trace_id AND s.span_id = b.span_id)"
+            f"(SELECT 1 FROM span_t AS s WHERE {window} "
+            "AND s.trace_id = b.trace_id AND s.span_id = b.span_id)"
         )
     finally:
         conn.unregister("_batch")
 
 
-def rederive(conn: duckdb.DuckDBPyConnection, traces: list[str]) -> None:
-    """Recompute every derived table for `traces` (inside the caller's transaction)."""
+def _bounds(table: pa.Table) -> tuple[int, int]:
+    import pyarrow.compute as pc
+
+    mm = pc.min_max(table.column("start_ns")).as_py()
+    return int(mm["min"] or 0), int(mm["max"] or 0)
+
+
+def rederive(
+    conn: duckdb.DuckDBPyConnection, traces: list[str], since_ns: int | None = None
+) -> None:
+    """Recompute every derived table for `traces` (inside the caller's transaction).
+
+    `since_ns`: no span of these traces written before this call starts earlier
+    (the caller's batch minimum); the runs already stored extend it backwards.
+    """
     if not traces:
         return
     conn.register("_touched", pa.table({"trace_id": traces}))
     try:
+        window = "TRUE"
+        if since_ns is not None:
+            known = conn.execute(
+                "SELECT min(start_ns) FROM runs_t WHERE trace_id IN (SELECT trace_id FROM _touched)"
+            ).fetchall()[0][0]
+            lo = since_ns if known is None else min(since_ns, int(known))
+            window = f"start_ns >= {lo}"
         rows = (
             conn.sql(
                 f"SELECT {_DERIVE_SELECT} FROM span_t AS s "
-                "WHERE s.trace_id IN (SELECT trace_id FROM _touched)"
+                f"WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)"
             )
             .to_arrow_table()
             .to_pylist()
@@ -201,7 +227,10 @@ def rederive(conn: duckdb.DuckDBPyConnection, traces: list[str]) -> None:
             out["handoffs_t"].extend(f.handoff_rows)
             out["errors_t"].extend(f.error_rows)
         for table in DERIVED_TABLES:
-            conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
+            where = window if table == "span_derived" else "TRUE"
+            conn.execute(
+                f"DELETE FROM {table} WHERE {where} AND trace_id IN (SELECT trace_id FROM _touched)"
+            )
             if not out[table]:
                 continue
             schema = _SCHEMAS[table]

@@ -1,0 +1,127 @@
+"""Pure derivation rules on ASCII-tree fixtures (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector._derive import derive_trace
+
+MS = 1_000_000
+
+
+def tree(text: str) -> list[dict]:
+    """Spans from an indented tree: `name start_ms end_ms [ERROR] [agent|llm|tool]`.
+
+    `end_ms` may be `…` for a pending span. Agent spans are named after themselves.
+    """
+    spans: list[dict] = []
+    stack: list[tuple[int, str]] = []
+    for line in text.strip("\n").splitlines():
+        depth = (len(line) - len(line.lstrip())) // 2
+        name, start, end, *flags = line.split()
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        cls = next((f for f in flags if f in ("agent", "llm", "tool")), "span")
+        spans.append(
+            {
+                "span_id": name,
+                "parent_span_id": stack[-1][1] if stack else None,
+                "name": name,
+                "start_ns": int(float(start) * MS),
+                "end_ns": None if end == "…" else int(float(end) * MS),
+                "pending": end == "…",
+                "status": "ERROR" if "ERROR" in flags else "OK",
+                "span_class": cls,
+                "agent_attr": name if cls == "agent" else None,
+                "error_type": f"{name}Error" if "ERROR" in flags else None,
+            }
+        )
+        stack.append((depth, name))
+    return spans
+
+
+def facts(text: str):
+    f = derive_trace("t", tree(text))
+    cols = (
+        "trace_id",
+        "span_id",
+        "agent_name",
+        "agent_span_id",
+        "role",
+        "cause",
+        "on_cp",
+        "cp_ms",
+        "llm",
+        "start_ns",
+    )
+    return f, {row[1]: dict(zip(cols, row, strict=True)) for row in f.span_rows}
+
+
+def test_critical_path_last_finishing_child_walk() -> None:
+    _, s = facts("""
+root 0 100
+  a 10 50 agent
+    x 12 30 llm
+    y 25 45 tool
+  b 40 90 agent
+    z 60 80 llm
+""")
+    # root keeps 90..100; b keeps 80..90 and 40..60; a ends after b starts: not on the path
+    got = {k: v["cp_ms"] for k, v in s.items() if v["on_cp"]}
+    assert got == pytest.approx({"root": 10 + 40, "b": 10 + 20, "z": 20})
+    assert [s[k]["cp_ms"] for k in ("a", "x", "y")] == [None, None, None]
+
+
+def test_critical_path_sequential_children() -> None:
+    _, s = facts("""
+root 0 100
+  a 0 40 agent
+    x 5 35 llm
+  b 40 100 agent
+    y 50 90 tool
+""")
+    got = {k: v["cp_ms"] for k, v in s.items()}
+    assert got == pytest.approx({"root": 0, "b": 20, "y": 40, "a": 10, "x": 30})
+    assert all(v["on_cp"] for v in s.values())
+
+
+def test_unmarked_error_roles_and_agents() -> None:
+    f, s = facts("""
+root 0 100 ERROR
+  w 1 99 ERROR agent
+    t1 2 10 ERROR tool
+    t2 20 30 tool
+      h 21 22 ERROR
+    m 40 90 ERROR llm
+""")
+    assert (s["m"]["role"], s["m"]["cause"]) == ("origin", None)
+    assert (s["w"]["role"], s["w"]["cause"]) == ("propagated", "m")  # the latest-ending ERROR child
+    assert (s["root"]["role"], s["root"]["cause"]) == ("propagated", "m")
+    assert (s["t2"]["role"], s["t2"]["cause"]) == ("recovered", "h")
+    assert s["t1"]["role"] == "origin"
+    assert [s[k]["agent_name"] for k in ("root", "w", "t1", "h", "m")] == [None, "w", "w", "w", "w"]
+    assert f.run_row["root_cause_agent"] == "w"
+    assert f.run_row["root_cause_error"] == "mError"
+
+
+def test_pending_root_is_running_and_orphans_are_kept() -> None:
+    spans = tree("""
+root 0 …
+  a 10 20 agent
+""")
+    spans.append({**spans[1], "span_id": "orphan", "parent_span_id": "missing", "agent_attr": "o"})
+    f = derive_trace("t", spans)
+    assert f.run_row["status"] == "RUNNING"
+    assert f.run_row["end_ns"] is None
+    assert f.run_row["span_count"] == 3
+    assert {r["agent_name"] for r in f.agent_rows} == {"a", "o"}
+
+
+def test_nested_llm_spans_count_once() -> None:
+    f, s = facts("""
+root 0 10
+  chat 1 9 llm
+    litellm_request 2 8 llm
+""")
+    assert [s[k]["llm"] for k in ("root", "chat", "litellm_request")] == [False, True, False]
+    assert f.run_row["llm_calls"] == 1
