@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sample_pipelines import _chaos
 from sample_pipelines.baseline import single_model_baseline
 from sample_pipelines.faults import Fault, choose_fault
-from sample_pipelines.models import load_litellm
+from sample_pipelines.models import warm_up
 from sample_pipelines.pipeline import research_assistant
 
 __all__ = ["CONVERSATIONS", "DemoConfig", "RunRecord", "fault_for", "run_demo"]
@@ -146,8 +146,8 @@ async def run_demo(
     if config.turns < 1 or config.concurrency < 1:
         raise ValueError("turns and concurrency must be >= 1")
     batch = batch or uuid.uuid4().hex[:8]
-    # import litellm (seconds) before any run starts, so no run's latency includes it
-    load_litellm()
+    # litellm's import and first call take seconds: pay them before any run starts
+    await warm_up()
     gate = asyncio.Semaphore(config.concurrency)
     records: list[RunRecord] = []
 

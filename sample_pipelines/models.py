@@ -26,6 +26,7 @@ __all__ = [
     "complete",
     "load_litellm",
     "missing_api_keys",
+    "warm_up",
 ]
 
 ORCHESTRATOR_MODEL = "gpt-4o"
@@ -65,6 +66,16 @@ def load_litellm() -> Any:
     import litellm
 
     return litellm
+
+
+async def warm_up() -> None:
+    """One offline call outside any run (so not traced): litellm's first call in a
+    process spends about a second on lazy setup, which would otherwise land in the
+    latency of whichever runs start first."""
+    litellm = load_litellm()
+    await litellm.acompletion(
+        model=MEMORY_MODEL, messages=[{"role": "user", "content": "ping"}], mock_response="pong"
+    )
 
 
 async def complete(agent: str, purpose: str, model: str, messages: list[dict[str, str]]) -> str:
