@@ -66,3 +66,53 @@ def test_sdk_spans_land_in_views(provider, db: Path) -> None:
     assert spans["cost_source"][2] == "computed"
     runs = collector.query("SELECT status, span_count, llm_calls, agent_count FROM runs", db)
     assert runs.row(0) == ("OK", 3, 1, 1)
+
+
+def test_import_collector_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, collector; "
+        "heavy = [m for m in ('duckdb', 'polars', 'pyarrow', 'litellm', 'textual') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_pending_copy_then_final_through_the_sdk(db: Path) -> None:
+    """The tracer's pending copy (same ids, hoptrace.pending) is replaced by the finished span."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    exporter = collector.DuckDBSpanExporter(db, flush_interval=0)
+    tp = TracerProvider()
+    tracer = tp.get_tracer("t")
+    span = tracer.start_span("invoke_agent a", attributes={sc.GEN_AI_AGENT_NAME: "a"})
+    ctx = span.get_span_context()
+    pending = ReadableSpan(
+        name="invoke_agent a",
+        context=ctx,
+        attributes={sc.GEN_AI_AGENT_NAME: "a", sc.PENDING: True},
+        start_time=span.start_time,
+        end_time=span.start_time,
+    )
+    exporter.export([pending])
+    assert collector.query("SELECT pending, end_time FROM spans", db).row(0) == (True, None)
+    assert collector.query("SELECT status FROM runs", db).item() == "RUNNING"
+    span.end()
+    exporter.export([span])
+    assert collector.query("SELECT pending FROM spans", db).item() is False
+    assert collector.query("SELECT status FROM runs", db).item() == "OK"
+    exporter.export([pending])  # a late pending copy changes nothing
+    assert collector.query("SELECT count(*), bool_or(pending) FROM spans", db).row(0) == (1, False)
+    exporter.shutdown()
+
+
+def test_export_after_shutdown_fails_quietly(db: Path) -> None:
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    exporter = collector.DuckDBSpanExporter(db)
+    exporter.shutdown()
+    assert exporter.export([]) is SpanExportResult.FAILURE
+    assert not db.exists()  # nothing was ever buffered: the file is not even created
