@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from collector import SpanStore
 from collector._batch import SpanBatch
 from collector._receiver import Receiver
 
@@ -35,3 +37,12 @@ def receiver(sink: ListSink) -> Iterator[Receiver]:
     r = Receiver(sink.write, port=0).start()
     yield r
     assert r.stop(10)
+
+
+@pytest.fixture
+def store_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
+    db = tmp_path / "frameworks.duckdb"
+    store = SpanStore(db)
+    receiver = Receiver(store.write, port=0).start()
+    yield receiver, db
+    assert receiver.stop(30)
