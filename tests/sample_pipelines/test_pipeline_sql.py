@@ -334,3 +334,19 @@ def test_demo_summary_agrees_with_the_views(demo_db: Any) -> None:
     for cause in everything:
         by_agent[cause["root_cause_agent"]] += cause["runs"]
     assert by_agent == Counter(r.fault.agent for r in demo_db.records if not r.ok)
+
+
+def test_model_latency_is_inside_the_chat_spans(demo_db: Any) -> None:
+    from sample_pipelines._offline import _PROFILES
+
+    # --realistic means 1-3 s per model call; the demo scales that down
+    assert all(1.0 <= low < high <= 3.0 for low, high, _, _ in _PROFILES.values())
+    scale_ms = 1000 * 0.01  # the fixture's time scale
+    calls = demo_db.query(
+        f"SELECT l.agent_name, l.duration_ms FROM llm_calls l JOIN ({BATCH_RUNS}) b "
+        "USING (trace_id) WHERE l.status <> 'ERROR'",
+        batch=demo_db.batch,
+    )
+    assert len(calls) > 100
+    # the simulated wait happens inside litellm, so inside the span that times the call
+    assert min(c["duration_ms"] for c in calls) >= 1.0 * scale_ms
