@@ -301,7 +301,7 @@ def sandboxed_read_connection(
             f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
             "first, or pass --db / set $HOPTRACE_DB)"
         )
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "enable_external_access": False,
         "autoload_known_extensions": False,
         "autoinstall_known_extensions": False,

@@ -120,7 +120,9 @@ def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:
     parent_of: dict[str, Span | None] = {}
     agent_of: dict[str, Span | None] = {}  # nearest agent-class ancestor-or-self
     in_llm: dict[str, bool] = {}
-    stack = [(r, None) for r in sorted(roots, key=lambda s: s["start_ns"], reverse=True)]
+    stack: list[tuple[Span, Span | None]] = [
+        (r, None) for r in sorted(roots, key=lambda s: s["start_ns"], reverse=True)
+    ]
     while stack:
         s, parent = stack.pop()
         sid = s["span_id"]
@@ -225,24 +227,24 @@ def _errors(
             elif marker == sc.ROLE_PROPAGATED and s.get("marker_cause"):
                 role[sid], cause[sid] = sc.ROLE_PROPAGATED, s["marker_cause"]
                 origin_of[sid] = s["marker_cause"]
-            elif deepest_err[sid] is not None:
-                below_id = deepest_err[sid]["span_id"]
-                origin = origin_of.get(below_id, below_id)
-                role[sid], cause[sid] = sc.ROLE_PROPAGATED, origin
-                origin_of[sid] = origin
+            elif (below_err := deepest_err[sid]) is not None:
+                below_id: str = below_err["span_id"]
+                origin_id = origin_of.get(below_id, below_id)
+                role[sid], cause[sid] = sc.ROLE_PROPAGATED, origin_id
+                origin_of[sid] = origin_id
             else:
                 role[sid], cause[sid] = marker or sc.ROLE_ORIGIN, None
                 origin_of[sid] = sid
         elif marker == sc.ROLE_RECOVERED or (marker is None and err_kids):
             role[sid] = sc.ROLE_RECOVERED
-            src = s.get("marker_cause")
+            src: str | None = s.get("marker_cause")
             if src is None and err_kids:
                 last = max(err_kids, key=lambda c: c.get("end_ns") or c["start_ns"])
                 src = origin_of.get(last["span_id"], last["span_id"])
             cause[sid] = src
-            origin = by_id.get(src) if src else None
-            etype[sid] = s.get("error_type") or (origin or {}).get("error_type")
-            emsg[sid] = s.get("error_message") or (origin or {}).get("error_message")
+            origin_span: Span = by_id.get(src, {}) if src else {}
+            etype[sid] = s.get("error_type") or origin_span.get("error_type")
+            emsg[sid] = s.get("error_message") or origin_span.get("error_message")
     # rejections: the producer span shows as 'rejected' (it did not raise)
     for s in order:
         for rej in _loads(s.get("rejects")):

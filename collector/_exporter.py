@@ -114,6 +114,13 @@ def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
     return batch
 
 
+def _shutdown_at_exit(ref: weakref.ReferenceType[DuckDBSpanExporter]) -> None:
+    # buffered spans are written at interpreter exit even if nobody calls shutdown()
+    exporter = ref()
+    if exporter is not None:
+        exporter.shutdown()
+
+
 class DuckDBSpanExporter(SpanExporter):
     """OTel SpanExporter writing into hoptrace's DuckDB file.
 
@@ -148,8 +155,7 @@ class DuckDBSpanExporter(SpanExporter):
         self._shutdown = False
         self._logged: set[str] = set()
         self._failures = 0
-        ref = weakref.ref(self)
-        atexit.register(lambda: (e := ref()) is not None and e.shutdown())
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # --- SpanExporter -------------------------------------------------------------
 

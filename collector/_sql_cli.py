@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,10 +70,9 @@ def _print(table: object, fmt: str, out: TextIO) -> None:
             out.write(f"({frame.height} rows; use --format csv for all of them)\n")
 
 
-def _csv_safe(frame: object) -> object:
+def _csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
-    assert isinstance(frame, pl.DataFrame)
     nested = [c for c, t in frame.schema.items() if t.is_nested()]
     if not nested:
         return frame
