@@ -109,7 +109,6 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
     server_version = "hoptrace-collect"
-    sys_version = ""
     timeout = 30  # socket timeout: idle keep-alive and slow (slowloris) clients are dropped
 
     # -- connection bookkeeping (so stop() can end idle keep-alive connections) --
@@ -257,23 +256,39 @@ class Handler(BaseHTTPRequestHandler):
             response = None
         return _serialize(response, self._response_encoding())
 
+    def version_string(self) -> str:
+        return self.server_version
+
+    def handle_expect_100(self) -> bool:
+        # `Expect: 100-continue` (curl sends it for bodies over 1 KiB) is answered in
+        # _read_body, once the request is known to be acceptable: a client told 401, 413
+        # or 415 straight away never uploads the body.
+        return True
+
     def _read_body(self, limit: int) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked(limit)
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            self.close_connection = True
-            raise HTTPError(411, "Content-Length (or chunked transfer encoding) is required")
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise HTTPError(400, f"invalid Content-Length {length_header!r}") from None
-        if length > limit:
-            self.close_connection = True  # never read an over-limit body
-            raise HTTPError(413, f"body of {length} bytes exceeds the {limit}-byte limit")
+        length = 0
+        if not chunked:
+            if length_header is None:
+                self.close_connection = True
+                raise HTTPError(411, "Content-Length (or chunked transfer encoding) is required")
+            try:
+                length = int(length_header)
+                if length < 0:
+                    raise ValueError
+            except ValueError:
+                self.close_connection = True
+                raise HTTPError(400, f"invalid Content-Length {length_header!r}") from None
+            if length > limit:
+                self.close_connection = True  # never read an over-limit body
+                raise HTTPError(413, f"body of {length} bytes exceeds the {limit}-byte limit")
+        if (self.headers.get("Expect") or "").lower() == "100-continue":
+            self.send_response_only(100)
+            self.end_headers()
+            self.wfile.flush()
+        if chunked:
+            return self._read_chunked(limit)
         body = self.rfile.read(length)
         if len(body) != length:
             self.close_connection = True

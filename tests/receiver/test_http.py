@@ -467,3 +467,26 @@ def test_requests_queued_behind_a_write_are_coalesced_into_one_write() -> None:
         assert receiver.stop(10)
     assert sizes == [8, 32]  # the request being written, then the 4 that queued meanwhile
     assert receiver.writer.writes == 2
+
+
+def test_expect_100_continue_is_answered_only_for_acceptable_requests(
+    receiver: Receiver, sink: ListSink
+) -> None:
+    host, port = receiver.address
+    body = proto_body()
+    head = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+    )
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(head % len(body))
+        reader = sock.makefile("rb")
+        assert reader.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert reader.readline() == b"\r\n"
+        sock.sendall(body)
+        assert reader.readline().startswith(b"HTTP/1.1 200")
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(head % (65 * 1024 * 1024))
+        assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 413")  # no 100 first
+    assert receiver.wait_idle(5)
+    assert sink.spans == 8
