@@ -115,3 +115,14 @@ def test_same_seed_same_faults_other_seed_other_faults() -> None:
     assert 10 <= faulty <= 30  # about half, as asked
     none = DemoConfig(runs=40, seed=3, fail_rate=0.0)
     assert all(fault_for(none, i, "multi_agent").kind == "none" for i in range(40))
+
+
+@pytest.mark.parametrize(("flags", "scale"), [([], 0.1), (["--realistic"], 1.0)])
+def test_realistic_means_unscaled_latency(flags: list[str], scale: float) -> None:
+    from hoptrace._cli import build_parser
+    from sample_pipelines._demo_cli import _config
+
+    config = _config(build_parser().parse_args(["demo", "--runs", "3", *flags]))
+    assert isinstance(config, DemoConfig)
+    assert config.scale == scale
+    assert (config.runs, config.seed, config.fail_rate) == (3, 7, 0.3)
