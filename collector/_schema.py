@@ -2,10 +2,11 @@
 
 Layout (all names below are internal except the views):
 
-- `span_t`: one row per (trace_id, span_id): the raw OTel fields plus the columns
-  `collector._dialects` promotes at ingest (model, tokens, cost, agent, errors, …).
-- `span_derived`: per-span facts that need the whole trace (effective agent, error
-  role and cause, critical path, whether the span is a billable model call).
+- `span_t`: one row per (trace_id, span_id): the raw OTel fields, the columns
+  `collector._dialects` promotes at ingest (model, tokens, cost, agent, errors, …),
+  and the per-span facts that need the whole trace (effective agent, error role and
+  cause, critical path, billable model call), updated in place for the traces a
+  write touches, so the `spans` view is a plain scan (no join).
 - `runs_t`, `agents_t`, `handoffs_t`, `errors_t`: per-trace rollups, recomputed for
   the traces a write touches, so the views over them are plain scans.
 - `model_prices`, `model_price_aliases`: litellm's bundled price map.
@@ -17,8 +18,9 @@ public SQL API; their column names never change without a version bump.
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 3
-"""Version of the on-disk layout (v1: no promoted columns; v2: no span_derived.start_ns)."""
+SCHEMA_VERSION: int = 4
+"""Version of the on-disk layout (v1: raw columns only; v2, v3: per-span derived facts
+in a separate table)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -75,11 +77,20 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rejects", "JSON"),
     ("handoff_links", "JSON"),
     ("handoff_events", "JSON"),
+    # derived from the whole trace (collector._derive), NULL until derived
+    ("agent_name", "VARCHAR"),
+    ("agent_span_id", "VARCHAR"),
+    ("error_role", "VARCHAR"),
+    ("cause_span_id", "VARCHAR"),
+    ("on_critical_path", "BOOLEAN"),
+    ("critical_path_ms", "DOUBLE"),
+    ("is_llm_call", "BOOLEAN"),
 )
 SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in SPAN_COLUMNS)
 RAW_COLUMN_NAMES: tuple[str, ...] = SPAN_COLUMN_NAMES[:15]
 
 DERIVED_COLUMNS: tuple[tuple[str, str], ...] = (
+    # the staging shape of the derived span_t columns (see SPAN_COLUMNS' tail)
     ("trace_id", "VARCHAR"),
     ("span_id", "VARCHAR"),
     ("agent_name", "VARCHAR"),
@@ -91,6 +102,7 @@ DERIVED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("is_llm_call", "BOOLEAN"),
     ("start_ns", "BIGINT"),  # lets writes prune row groups by time (zonemaps)
 )
+DERIVED_SPAN_COLUMNS: tuple[str, ...] = tuple(c for c, _ in DERIVED_COLUMNS[2:-1])
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),
@@ -171,7 +183,6 @@ PRICE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 DERIVED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "span_derived": DERIVED_COLUMNS,
     "runs_t": RUN_COLUMNS,
     "agents_t": AGENT_COLUMNS,
     "handoffs_t": HANDOFF_COLUMNS,
@@ -194,15 +205,15 @@ VIEWS: dict[str, str] = {
 SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.service_name,
        {_ts("s.start_ns")} AS start_time, {_ts("s.end_ns")} AS end_time,
        (s.end_ns - s.start_ns) / 1e6 AS duration_ms,
-       s.status, s.status_message, s.operation, d.agent_name, s.model, s.provider,
+       s.status, s.status_message, s.operation, s.agent_name, s.model, s.provider,
        s.input_tokens, s.output_tokens, s.cost_usd, s.error_type, s.error_message,
        s.pending, s.attributes, s.events, s.links, s.resource,
-       s.start_ns, s.end_ns, d.agent_span_id, s.tool_name, s.workflow_name,
-       s.conversation_id, d.error_role, d.cause_span_id, d.on_critical_path,
-       d.critical_path_ms, s.input_preview, s.output_preview, s.exception_stacktrace,
+       s.start_ns, s.end_ns, s.agent_span_id, s.tool_name, s.workflow_name,
+       s.conversation_id, s.error_role, s.cause_span_id, s.on_critical_path,
+       s.critical_path_ms, s.input_preview, s.output_preview, s.exception_stacktrace,
        s.scope_name, s.scope_version, s.ingested_ns, s.span_class AS hoptrace_kind,
-       s.response_model, s.cache_read_tokens, s.cost_source, d.is_llm_call
-FROM span_t s LEFT JOIN span_derived d ON s.trace_id = d.trace_id AND s.span_id = d.span_id
+       s.response_model, s.cache_read_tokens, s.cost_source, s.is_llm_call
+FROM span_t s
 """,
     "runs": f"""
 SELECT trace_id, name, service_name, {_ts("start_ns")} AS start_time,
@@ -225,12 +236,12 @@ SELECT trace_id, from_agent, to_agent, kind, from_span_id, to_span_id,
 FROM handoffs_t
 """,
     "llm_calls": f"""
-SELECT s.trace_id, s.span_id, d.agent_name, s.model, s.provider, {_ts("s.start_ns")} AS start_time,
+SELECT s.trace_id, s.span_id, s.agent_name, s.model, s.provider, {_ts("s.start_ns")} AS start_time,
        (s.end_ns - s.start_ns) / 1e6 AS duration_ms, s.input_tokens, s.output_tokens,
        s.cost_usd, s.status, s.error_type, s.response_model, s.cost_source, s.name AS span_name,
        s.start_ns, s.pending
-FROM span_derived d JOIN span_t s ON s.trace_id = d.trace_id AND s.span_id = d.span_id
-WHERE d.is_llm_call
+FROM span_t s
+WHERE s.is_llm_call
 """,
     "errors": f"""
 SELECT trace_id, span_id, agent_name, span_name, error_type, error_message, role,

@@ -42,6 +42,7 @@ from collector._prices import price_file, price_map
 from collector._schema import (
     AGENT_COLUMNS,
     DERIVED_COLUMNS,
+    DERIVED_SPAN_COLUMNS,
     DERIVED_TABLES,
     ERROR_COLUMNS,
     HANDOFF_COLUMNS,
@@ -90,12 +91,12 @@ _DERIVE_SELECT = ", ".join(f"s.{c}" for c in _DERIVE_COLUMNS) + (
     ", CASE WHEN s.parent_span_id IS NULL THEN s.attributes END AS attributes"
 )
 _SCHEMAS = {
-    "span_derived": arrow_schema(DERIVED_COLUMNS),
     "runs_t": arrow_schema(RUN_COLUMNS),
     "agents_t": arrow_schema(AGENT_COLUMNS),
     "handoffs_t": arrow_schema(HANDOFF_COLUMNS),
     "errors_t": arrow_schema(ERROR_COLUMNS),
 }
+_DERIVED_SCHEMA = arrow_schema(DERIVED_COLUMNS)
 _MIGRATE_CHUNK = 50_000
 
 
@@ -206,7 +207,7 @@ def rederive(
                 "SELECT min(start_ns) FROM runs_t WHERE trace_id IN (SELECT trace_id FROM _touched)"
             ).fetchall()[0][0]
             lo = since_ns if known is None else min(since_ns, int(known))
-            window = f"start_ns >= {lo}"
+            window = f"s.start_ns >= {lo}"
         rows = (
             conn.sql(
                 f"SELECT {_DERIVE_SELECT} FROM span_t AS s "
@@ -219,38 +220,51 @@ def rederive(
         for r in rows:
             by_trace[r["trace_id"]].append(r)
         out: dict[str, list[Any]] = {t: [] for t in DERIVED_TABLES}
+        span_rows: list[tuple[Any, ...]] = []
         for trace_id, spans in by_trace.items():
             f = derive_trace(trace_id, spans)
-            out["span_derived"].extend(f.span_rows)
+            span_rows.extend(f.span_rows)
             out["runs_t"].append(f.run_row)
             out["agents_t"].extend(f.agent_rows)
             out["handoffs_t"].extend(f.handoff_rows)
             out["errors_t"].extend(f.error_rows)
+        _update_span_facts(conn, span_rows, window)
         for table in DERIVED_TABLES:
-            where = window if table == "span_derived" else "TRUE"
-            conn.execute(
-                f"DELETE FROM {table} WHERE {where} AND trace_id IN (SELECT trace_id FROM _touched)"
-            )
+            conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
             if not out[table]:
                 continue
-            schema = _SCHEMAS[table]
-            if table == "span_derived":
-                arrow = pa.Table.from_arrays(
-                    [
-                        pa.array(col, type=f.type)
-                        for col, f in zip(zip(*out[table], strict=True), schema, strict=True)
-                    ],
-                    schema=schema,
-                )
-            else:
-                arrow = pa.Table.from_pylist(out[table], schema=schema)
-            conn.register("_derived", arrow)
+            conn.register("_derived", pa.Table.from_pylist(out[table], schema=_SCHEMAS[table]))
             try:
                 conn.execute(f"INSERT INTO {table} SELECT * FROM _derived")
             finally:
                 conn.unregister("_derived")
     finally:
         conn.unregister("_touched")
+
+
+def _update_span_facts(
+    conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], window: str
+) -> None:
+    """Write the derived per-span columns of span_t in place (one UPDATE ... FROM)."""
+    if not rows:
+        return
+    schema = _DERIVED_SCHEMA
+    staged = pa.Table.from_arrays(
+        [
+            pa.array(col, type=f.type)
+            for col, f in zip(zip(*rows, strict=True), schema, strict=True)
+        ],
+        schema=schema,
+    )
+    sets = ", ".join(f"{c} = d.{c}" for c in DERIVED_SPAN_COLUMNS)
+    conn.register("_facts", staged)
+    try:
+        conn.execute(
+            f"UPDATE span_t AS s SET {sets} FROM _facts AS d WHERE {window} "
+            "AND s.trace_id = d.trace_id AND s.span_id = d.span_id"
+        )
+    finally:
+        conn.unregister("_facts")
 
 
 # --- schema, prices, migration -----------------------------------------------------
@@ -294,7 +308,7 @@ def _migrate(conn: duckdb.DuckDBPyConnection, version: int) -> None:
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
         ).fetchall()
     }
-    for t in (*DERIVED_TABLES, "model_prices", "model_price_aliases"):
+    for t in (*DERIVED_TABLES, "span_derived", "model_prices", "model_price_aliases"):
         if t in existing:
             conn.execute(f"DROP TABLE {t}")
     for stmt in ddl():
