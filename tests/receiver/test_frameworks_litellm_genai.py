@@ -28,15 +28,19 @@ from ._helpers import post
 # --- litellm's OTel callback --------------------------------------------------------------
 
 
-def test_litellm_otel_callback(store_receiver) -> None:
+@pytest.mark.parametrize("semconv", ["default", "gen_ai_latest_experimental"])
+def test_litellm_otel_callback(store_receiver, semconv: str) -> None:
     receiver, db = store_receiver
     base = receiver.endpoint.removesuffix("/v1/traces")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "OTEL_SEMCONV_STABILITY_OPT_IN"},
         "OTEL_EXPORTER": "otlp_http",
         "OTEL_ENDPOINT": base,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
+    if semconv != "default":  # span "chat gpt-4o-mini", CLIENT, gen_ai.provider.name
+        env["OTEL_SEMCONV_STABILITY_OPT_IN"] = semconv
+    span_name = "litellm_request" if semconv == "default" else "chat gpt-4o-mini"
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("_litellm_producer.py"))],
         env=env,
@@ -86,15 +90,15 @@ def test_litellm_otel_callback(store_receiver) -> None:
         "SELECT name, service_name, status, llm_calls, cost_usd FROM runs ORDER BY status DESC, name",
     )
     assert [(r["name"], r["status"], r["llm_calls"]) for r in runs] == [
-        ("litellm_request", "OK", 1),
-        ("litellm_request", "OK", 1),
-        ("litellm_request", "ERROR", 1),
+        (span_name, "OK", 1),
+        (span_name, "OK", 1),
+        (span_name, "ERROR", 1),
     ]
     assert {r["service_name"] for r in runs} == {"litellm"}
     errors = rows(db, "SELECT span_name, error_type, error_message, role FROM errors")
     assert errors == [
         {
-            "span_name": "litellm_request",
+            "span_name": span_name,
             "error_type": "RateLimitError",
             "error_message": "litellm.RateLimitError: rate limited",
             "role": "origin",
