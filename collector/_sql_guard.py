@@ -31,7 +31,16 @@ class ParseError(Exception):
 
 
 _ALLOWED_PRAGMAS = frozenset(
-    {"table_info", "show_tables", "show_tables_expanded", "database_list", "version", "show"}
+    {
+        "table_info",
+        "show_tables",
+        "show_tables_expanded",
+        "database_list",
+        "version",
+        "show",
+        "database_size",
+        "storage_info",
+    }
 )
 _FILE_PREFIXES = (
     "read_", "parquet_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_", "http",
@@ -63,6 +72,7 @@ _TYPE_NAMES = {
     "TRANSACTION": "transactions are not needed for reads",
     "CALL": "CALL runs procedures (use SELECT * FROM fn() for table functions)",
     "VACUUM": "VACUUM writes",
+    "UNKNOWN": "statements of this kind are not allowed",
     "ANALYZE": "ANALYZE writes statistics",
     "UPDATE_EXTENSIONS": "UPDATE EXTENSIONS changes extensions",
     "MERGE_INTO": "MERGE writes",
@@ -76,7 +86,14 @@ def statement_types(sql: str) -> list[tuple[str, str]]:
         stmts = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
         raise ParseError(str(exc)) from None
-    return [(s.type.name, s.query) for s in stmts]
+    return [(_type_name(s), s.query) for s in stmts]
+
+
+def _type_name(stmt: Any) -> str:
+    try:
+        return str(stmt.type.name)
+    except ValueError:  # a statement type this duckdb module has no name for
+        return "UNKNOWN"
 
 
 def check(sql: str) -> str:
@@ -102,12 +119,14 @@ def _check_statement(kind: str, text: str) -> None:
             raise Refused("EXPLAIN takes one statement")
         _check_statement(*stmts[0])
         return
+    if kind == "PRAGMA" and re.match(r"^\s*IMPORT\b", text, flags=re.IGNORECASE):
+        raise Refused("refused: IMPORT DATABASE reads files; `hoptrace sql` is read-only")
     if kind == "PRAGMA":
         m = re.match(r"^\s*PRAGMA\s+([A-Za-z_]+)", text, flags=re.IGNORECASE)
         name = m.group(1).lower() if m else ""
         if name in _ALLOWED_PRAGMAS and "=" not in text:
             return
-        raise Refused(f"PRAGMA {name or '?'} is not allowed (read-only PRAGMAs: "
+        raise Refused(f"refused: PRAGMA {name or '?'} is not allowed (read-only PRAGMAs: "
                       f"{', '.join(sorted(_ALLOWED_PRAGMAS))})")  # fmt: skip
     reason = _TYPE_NAMES.get(kind, f"{kind} statements are not allowed")
     raise Refused(f"refused: {reason}; `hoptrace sql` is read-only (SELECT only)")
