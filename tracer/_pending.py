@@ -68,7 +68,13 @@ class PendingSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self._inner.on_start(span, parent_context)
         try:
-            attributes = dict(span.attributes or {})
+            # mappingproxy.copy() reaches the SDK's plain-dict copy, several times
+            # cheaper than dict() over its locked, validating mapping.
+            source = span.attributes
+            copy = getattr(source, "copy", None)
+            attributes = copy() if copy is not None else dict(source or {})
+            if not isinstance(attributes, dict):
+                attributes = dict(attributes)
             attributes[semconv.PENDING] = True
             pending = ReadableSpan(
                 name=span.name,

@@ -117,8 +117,8 @@ class Frame:
     """One hoptrace span in flight."""
 
     __slots__ = (
+        "_agent",
         "_span_id",
-        "agent",
         "errors",
         "kind",
         "name",
@@ -144,10 +144,18 @@ class Frame:
         self.name = name
         self.parent = parent
         self.run = run
-        self.agent: Frame | None = self if kind == "agent" else (parent.agent if parent else None)
+        # The nearest enclosing agent frame. An agent's own frame is not stored
+        # in itself: that self-reference would make every agent frame (and the
+        # span it holds) cyclic garbage, freed only by the cycle collector.
+        self._agent: Frame | None = None if kind == "agent" or parent is None else parent.agent
         self.errors: list[tuple[str, str, str]] | None = None
         self.token: object = None
         self._span_id: str | None = None
+
+    @property
+    def agent(self) -> Frame | None:
+        """This frame if it is an agent's, else the nearest enclosing agent frame."""
+        return self if self.kind == "agent" else self._agent
 
     @property
     def span_id(self) -> str:

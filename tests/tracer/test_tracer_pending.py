@@ -18,6 +18,8 @@ from tracer import Hoptrace, PendingSpanProcessor, semconv, span_processor
 from tracer.testing import capture_spans
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from _tracer_jsonl import read  # type: ignore[import-not-found]  # noqa: E402
 
 
 def test_pending_copy_has_same_ids_and_start_attributes(ht: Hoptrace) -> None:
@@ -108,14 +110,18 @@ def test_sigkilled_process_leaves_its_running_spans_as_pending(tmp_path: Path) -
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(1.5)  # > the 500 ms batch delay of the live sink
+        # The live batch delay is 500 ms; wait (bounded) until the running
+        # agent's pending copy is out, as a live viewer would, then kill.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r["name"] == "invoke_agent hung_agent" for r in read(out)
+        ):
+            time.sleep(0.1)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
-    from _tracer_jsonl import read  # type: ignore[import-not-found]
-
     records = read(out)
     by_name: dict[str, list[dict[str, object]]] = {}
     for r in records:
