@@ -97,29 +97,44 @@ def run(args: argparse.Namespace) -> int:
     )
     failed = 0
     started = time.perf_counter()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("running", total=config.runs * variants)
+    path = shlex.quote(str(db))
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("running", total=config.runs * variants)
 
-        def done(record: RunRecord) -> None:
-            nonlocal failed
-            failed += not record.ok
-            progress.update(task, advance=1, description=f"running ({failed} failed)")
+            def done(record: RunRecord) -> None:
+                nonlocal failed
+                failed += not record.ok
+                progress.update(task, advance=1, description=f"running ({failed} failed)")
 
-        asyncio.run(run_demo(config, batch=batch, on_run_done=done))
+            asyncio.run(run_demo(config, batch=batch, on_run_done=done))
+    except KeyboardInterrupt:
+        tracer.shutdown()  # keep every span recorded so far
+        print(
+            f"hoptrace demo: interrupted; what ran is in {db}: hoptrace tui {path}", file=sys.stderr
+        )
+        return 130
     elapsed = time.perf_counter() - started
     tracer.flush()
     tracer.shutdown()
 
+    from collector import StoreError
     from sample_pipelines._summary import read_summary
 
-    summary = read_summary(db, batch)
+    try:
+        summary = read_summary(db, batch)
+    except StoreError as exc:
+        print(
+            f"hoptrace demo: error: could not read the runs back from {db}: {exc}", file=sys.stderr
+        )
+        return 1
     console.print(f"finished in {elapsed:.1f} s\n", highlight=False)
 
     runs = Table(title="Runs (from the runs view)", title_justify="left")
@@ -169,7 +184,6 @@ def run(args: argparse.Namespace) -> int:
         causes.add_row("-", "no failed runs", "0")
     console.print(causes)
 
-    path = shlex.quote(str(db))
     console.print(
         f"\nExplore the traces:  hoptrace tui {path}\n"
         f'Query them:          hoptrace sql "SELECT name, status, duration_ms, cost_usd, '
