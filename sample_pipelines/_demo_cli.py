@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sample_pipelines.demo import DemoConfig, RunRecord, run_demo
-from sample_pipelines.models import missing_api_keys
+from sample_pipelines.models import missing_api_keys, warm_up
 
 __all__ = ["run"]
 
@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         markup=False,
         highlight=False,
     )
+    with console.status("loading litellm"):
+        warm_up()  # seconds of imports, not part of any run
     failed = 0
     started = time.perf_counter()
     path = shlex.quote(str(db))

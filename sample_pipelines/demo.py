@@ -147,7 +147,7 @@ async def run_demo(
         raise ValueError("turns and concurrency must be >= 1")
     batch = batch or uuid.uuid4().hex[:8]
     # litellm's import and first call take seconds: pay them before any run starts
-    await warm_up()
+    warm_up()
     gate = asyncio.Semaphore(config.concurrency)
     records: list[RunRecord] = []
 

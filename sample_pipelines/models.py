@@ -68,12 +68,12 @@ def load_litellm() -> Any:
     return litellm
 
 
-async def warm_up() -> None:
+def warm_up() -> None:
     """One offline call outside any run (so not traced): litellm's first call in a
     process spends about a second on lazy setup, which would otherwise land in the
     latency of whichever runs start first."""
     litellm = load_litellm()
-    await litellm.acompletion(
+    litellm.completion(
         model=MEMORY_MODEL, messages=[{"role": "user", "content": "ping"}], mock_response="pong"
     )
 
