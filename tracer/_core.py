@@ -331,7 +331,9 @@ class Hoptrace:
                         semconv.GEN_AI_AGENT_NAME: agent.name,
                         semconv.AGENT_SPAN_ID: agent.span_id,
                     }
-            span = tracer.start_span(spec.span_name, parent_ctx, attributes=attributes, links=links)
+            span = tracer.start_span(
+                spec.span_name, parent_ctx, spec.otel_kind, attributes=attributes, links=links
+            )
             if run is None:
                 run = Run(span)
             frame = Frame(self, span, spec.kind, spec.name, parent, run)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanKind
 
 from . import semconv
 from ._state import Frame, log_once
@@ -74,7 +74,10 @@ def llm_spec(model: str, provider: str | None, operation: str = semconv.OP_CHAT)
     }
     if provider:
         attributes[semconv.GEN_AI_PROVIDER_NAME] = provider
-    return Spec("llm", model, f"{operation} {model}", attributes, capture=False)
+    # CLIENT, as the GenAI conventions say for a call to a model service.
+    return Spec(
+        "llm", model, f"{operation} {model}", attributes, capture=False, otel_kind=SpanKind.CLIENT
+    )
 
 
 def start_llm(

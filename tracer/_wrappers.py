@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
 
 from . import semconv
 
@@ -34,7 +35,17 @@ _OPERATION = {
 class Spec:
     """What one decorated function's spans look like, computed at decoration time."""
 
-    __slots__ = ("attributes", "capture", "kind", "name", "params", "span_name", "start", "varargs")
+    __slots__ = (
+        "attributes",
+        "capture",
+        "kind",
+        "name",
+        "otel_kind",
+        "params",
+        "span_name",
+        "start",
+        "varargs",
+    )
 
     def __init__(
         self,
@@ -46,8 +57,10 @@ class Spec:
         params: tuple[str, ...] = (),
         start: int = 0,
         varargs: str = "args",
+        otel_kind: SpanKind = SpanKind.INTERNAL,
     ) -> None:
         self.kind = kind
+        self.otel_kind = otel_kind
         self.name = name
         self.span_name = span_name
         self.attributes = attributes

@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from opentelemetry.trace import SpanKind
 
+import tracer
 from tracer import Hoptrace, semconv
 from tracer.testing import CapturedSpans, by_name, error_role, find, span_id
 
@@ -40,6 +42,7 @@ def test_sync_completion(ht: Hoptrace, captured: CapturedSpans) -> None:
     [chat] = _chat(captured.spans)
     agent = find(captured.spans, "asker")
     assert chat.name == "chat gpt-4o-mini"
+    assert chat.kind is SpanKind.CLIENT
     assert chat.parent is not None
     assert chat.parent.span_id == agent.context.span_id
     attributes = chat.attributes
@@ -229,3 +232,19 @@ def test_llm_call_for_other_sdks(ht: Hoptrace, captured: CapturedSpans) -> None:
     assert second.attributes[semconv.COST_USD] == 0.5
     assert error_role(third) == "origin"
     assert first.attributes[semconv.GEN_AI_AGENT_NAME] == "asker"
+
+
+def test_instrument_litellm_is_explicit_and_idempotent(
+    ht: Hoptrace, captured: CapturedSpans
+) -> None:
+    tracer.instrument_litellm()
+    tracer.instrument_litellm()
+    assert getattr(litellm.completion, "__hoptrace_wrapped__", False)
+    assert not getattr(litellm.completion.__wrapped__, "__hoptrace_wrapped__", False)
+
+    @ht.agent
+    def asker() -> None:
+        litellm.completion(model="gpt-4o-mini", messages=MESSAGES, mock_response="x")
+
+    asker()
+    assert len(_chat(captured.spans)) == 1  # one span, not one per patch
