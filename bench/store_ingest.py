@@ -188,6 +188,38 @@ def executemany_rate(spans: list[ReadableSpan], db: Path, limit: int) -> float:
     return len(sample) / elapsed
 
 
+def breakdown(spans: list[ReadableSpan], db: Path) -> dict[str, float]:
+    """CPU microseconds per span of each ingest stage (one 10k-span write)."""
+    from collector._exporter import spans_to_batch
+    from collector._ingest import batch_to_arrow
+
+    sample = spans[:10_240]
+    n = len(sample)
+    store = SpanStore(db)
+    t0 = time.process_time()
+    batch = spans_to_batch(sample)
+    t1 = time.process_time()
+    table = batch_to_arrow(batch)
+    t2 = time.process_time()
+    store.write(batch)  # promotion again + upsert + derive + commit
+    t3 = time.process_time()
+    import duckdb
+
+    con = duckdb.connect(str(db.with_name("arrow_only.duckdb")))
+    con.register("arrow_batch", table)
+    con.execute("CREATE TABLE t AS SELECT * FROM arrow_batch LIMIT 0")
+    t4 = time.process_time()
+    con.execute("INSERT INTO t SELECT * FROM arrow_batch")
+    t5 = time.process_time()
+    con.close()
+    return {
+        "SDK spans -> SpanBatch": (t1 - t0) / n * 1e6,
+        "promotion + cost -> Arrow": (t2 - t1) / n * 1e6,
+        "SpanStore.write (all of it)": (t3 - t2) / n * 1e6,
+        "  of which DuckDB Arrow insert only": (t5 - t4) / n * 1e6,
+    }
+
+
 def warm_median(sql: str, db: Path, runs: int = 9) -> tuple[float, int]:
     collector.query(sql, db)  # warm the OS page cache and DuckDB's
     times = []
@@ -221,6 +253,11 @@ def main() -> None:
     print(
         f"ratio exporter / executemany             {rate / base:>10,.1f} x   (target >= 100k spans/s)"
     )
+    print("CPU time per span by stage (us):")
+    for stage, us in breakdown(spans, work / "breakdown.duckdb").items():
+        print(f"  {stage:<38s} {us:>8.1f}")
+    if args.big <= 0:
+        return
 
     big = work / "big.duckdb"
     if not big.exists():

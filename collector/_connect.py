@@ -76,6 +76,7 @@ class _Host:
         self.lock = threading.RLock()
         self.conn: duckdb.DuckDBPyConnection | None = None
         self.pid = os.getpid()
+        self.mode: str | None = None  # "ro" / "rw" while attached (by the lock's owner)
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self.conn is None or self.pid != os.getpid():
@@ -186,13 +187,20 @@ def write_connection(
     path = resolve_db(db)
     host = _host(path)
     with host.lock:
+        if host.mode is not None:
+            raise StoreError(
+                f"cannot write {path} from inside a read_connection()/write_connection() "
+                "block of the same thread; finish the read first"
+            )
         conn = host.connection()
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
         _attach(conn, path, read_only=False, timeout=timeout)
+        host.mode = "rw"
         try:
             yield conn
         finally:
+            host.mode = None
             _detach(conn)
 
 
@@ -217,9 +225,12 @@ def read_connection(
     host = _host(path)
     with host.lock:
         conn = host.connection()
-        _attach(conn, path, read_only=True, timeout=timeout)
+        nested = host.mode is not None  # a query inside another read (same thread): reuse
+        if not nested:
+            _attach(conn, path, read_only=True, timeout=timeout)
+            host.mode = "ro"
         try:
-            if check_schema:
+            if check_schema and not nested:
                 check_version(conn, path, writable=False)
             # a cursor of its own: whatever the caller leaves unfinished is closed with it
             cursor = conn.cursor()
@@ -229,7 +240,9 @@ def read_connection(
             finally:
                 cursor.close()
         finally:
-            _detach(conn)
+            if not nested:
+                host.mode = None
+                _detach(conn)
 
 
 def stored_version(conn: duckdb.DuckDBPyConnection) -> int | None:

@@ -65,7 +65,7 @@ def _pick_root(spans: list[Span], roots: list[Span]) -> Span | None:
 def critical_path(root: Span, children: dict[str, list[Span]], now: int) -> dict[str, float]:
     """Each span's own time on the critical path from `root`, in nanoseconds."""
     own: dict[str, float] = defaultdict(float)
-    # frame: [span, clipped start, clipped end, cursor, children sorted by end desc]
+    # frame: [span, clipped start, clipped end, cursor, children sorted by end ascending]
     stack: list[list[Any]] = [
         [root, root["start_ns"], _end(root, now), _end(root, now), _kids(root, children, now)]
     ]
@@ -74,7 +74,7 @@ def critical_path(root: Span, children: dict[str, list[Span]], now: int) -> dict
         span, start, end, cursor, kids = frame
         nxt = None
         while kids:
-            cand = kids.pop(0)
+            cand = kids.pop()  # sorted by end ascending: the last-finishing child is last
             c_end = min(_end(cand, now), end)  # a child is clipped to its parent
             if cand["start_ns"] >= end or c_end <= start:
                 continue
@@ -95,7 +95,7 @@ def critical_path(root: Span, children: dict[str, list[Span]], now: int) -> dict
 
 
 def _kids(span: Span, children: dict[str, list[Span]], now: int) -> list[Span]:
-    return sorted(children.get(span["span_id"], ()), key=lambda c: -_end(c, now))
+    return sorted(children.get(span["span_id"], ()), key=lambda c: _end(c, now))
 
 
 def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:

@@ -77,3 +77,50 @@ def test_exporter_keeps_spans_while_locked_and_writes_them_later(db: Path) -> No
     assert exporter.pending_spans == 0
     provider.shutdown()
     assert collector.query("SELECT count(*) FROM runs", db).item() == 6
+
+
+def test_reads_nest_and_a_write_inside_a_read_is_a_clear_error(db: Path) -> None:
+    _store_with_one_run(db)
+    with collector.read_connection(db) as outer:
+        assert collector.query("SELECT count(*) FROM runs", db).item() == 1
+        assert outer.execute("SELECT count(*) FROM spans").fetchall() == [(1,)]
+        with pytest.raises(collector.StoreError, match="cannot write"):
+            SpanStore(db)
+    SpanStore(db)  # fine once the read is over
+
+
+def test_writer_thread_and_reader_thread_in_one_process(db: Path) -> None:
+    """The exporter flushing in its thread while this thread polls: serialised, no errors."""
+    import threading
+
+    exporter = collector.DuckDBSpanExporter(db, flush_interval=0.01)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                if db.exists():
+                    collector.query("SELECT count(*) FROM runs", db)
+            except collector.SchemaVersionError:
+                pass  # the schema is being created right now
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    for i in range(40):
+        with (
+            tracer.start_as_current_span(f"invoke_workflow run{i}"),
+            tracer.start_as_current_span("step"),
+        ):
+            pass
+    provider.shutdown()
+    stop.set()
+    reader.join(timeout=30)
+    assert errors == []
+    assert collector.query("SELECT count(*), sum(span_count) FROM runs", db).row(0) == (40, 80)

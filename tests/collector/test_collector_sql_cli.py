@@ -17,8 +17,10 @@ from hoptrace._cli import main
 HOPTRACE = Path(sys.executable).parent / "hoptrace"
 
 
-@pytest.fixture
-def store(db: Path) -> Path:
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small store shared by the module: none of these tests may change it."""
+    db = tmp_path_factory.mktemp("sql") / "traces.duckdb"
     b = SpanBatch()
     add(
         b,
