@@ -83,6 +83,8 @@ class Context:
 
 @dataclass
 class Plan:
+    """The orchestrator's routing: one subtask per specialist."""
+
     research: str
     code: str
     analysis: str
@@ -90,6 +92,8 @@ class Plan:
 
 @dataclass
 class Findings:
+    """What the researcher found (the analyst's input: a data handoff)."""
+
     query: str
     text: str
     sources: list[str]
@@ -97,6 +101,8 @@ class Findings:
 
 @dataclass
 class Draft:
+    """A specialist's output, up for review."""
+
     author: str
     attempt: int
     text: str
@@ -104,12 +110,16 @@ class Draft:
 
 @dataclass
 class Verdict:
+    """The reviewer's decision on a draft."""
+
     approved: bool
     reason: str
 
 
 @dataclass
 class Answer:
+    """What the user gets back for one turn."""
+
     text: str
     code: Draft
     analysis: Draft
