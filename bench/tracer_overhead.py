@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import time
 from collections.abc import Callable, Sequence
 
@@ -83,11 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     def agent_1kb(text: str) -> None:
         return None
 
+    # Distinct 1 KB strings (more than the redaction memo holds), as when every
+    # call gets a different prompt.
+    fresh = [f"{i:08d} " + "x" * 1015 for i in range(1000)]
+    fresh_iter = itertools.cycle(fresh)
+
     cases: list[tuple[str, Callable[[], None]]] = [
         ("plain call", plain),
         ("raw OTel start_as_current_span", raw_otel),
         ("@agent no-op", agent_noop),
         ("@agent 1 KB str arg, capture on", lambda: agent_1kb(payload)),
+        ("  same, a different string per call", lambda: agent_1kb(next(fresh_iter))),
     ]
     for _, fn in cases:  # warm up (first call configures, caches fill)
         for _ in range(1000):
