@@ -123,7 +123,15 @@ def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:
     stack: list[tuple[Span, Span | None]] = [
         (r, None) for r in sorted(roots, key=lambda s: s["start_ns"], reverse=True)
     ]
-    while stack:
+    tree: dict[str, list[Span]] = defaultdict(list)  # children as actually walked
+    leftovers = iter(spans)  # spans in a parent cycle (bad ids) become roots too
+    while True:
+        if not stack:
+            nxt = next((x for x in leftovers if x["span_id"] not in seen), None)
+            if nxt is None:
+                break
+            roots.append(nxt)
+            stack.append((nxt, None))
         s, parent = stack.pop()
         sid = s["span_id"]
         if sid in seen:
@@ -131,12 +139,15 @@ def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:
         seen.add(sid)
         order.append(s)
         parent_of[sid] = parent
+        if parent is not None:
+            tree[parent["span_id"]].append(s)
         up_agent = agent_of[parent["span_id"]] if parent is not None else None
         agent_of[sid] = s if s.get("span_class") == "agent" else up_agent
         in_llm[sid] = parent is not None and (
             in_llm[parent["span_id"]] or parent.get("span_class") == "llm"
         )
         stack.extend((c, s) for c in children.get(sid, ()))
+    children = tree
 
     agent_name: dict[str, str | None] = {}
     agent_span: dict[str, str | None] = {}

@@ -124,9 +124,7 @@ class SpanStore:
         table = _dedupe(batch_to_arrow(batch))
         with self._lock, write_connection(self.path, self.timeout) as conn:
             conn.execute("BEGIN TRANSACTION")
-            _upsert(conn, table)
-            traces = sorted(set(table.column("trace_id").to_pylist()))
-            rederive(conn, traces, since_ns=_bounds(table)[0])
+            _write(conn, table)
             conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -189,55 +187,114 @@ def _bounds(table: pa.Table) -> tuple[int, int]:
     return int(mm["min"] or 0), int(mm["max"] or 0)
 
 
-def rederive(
-    conn: duckdb.DuckDBPyConnection, traces: list[str], since_ns: int | None = None
-) -> None:
-    """Recompute every derived table for `traces` (inside the caller's transaction).
+def _write(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    """Derive the touched traces (stored spans + this batch), then upsert with facts.
 
-    `since_ns`: no span of these traces written before this call starts earlier
-    (the caller's batch minimum); the runs already stored extend it backwards.
+    The batch's rows are inserted with their derived columns already filled; of the
+    spans stored before, only those whose facts changed are UPDATEd (an UPDATE of
+    every row of the touched traces cost more than the rest of the write).
     """
+    traces = sorted(set(table.column("trace_id").to_pylist()))
+    conn.register("_touched", pa.table({"trace_id": traces}))
+    try:
+        window = _window(conn, _bounds(table)[0])
+        stored = _read_spans(conn, window)
+        incoming = table.select([*_DERIVE_COLUMNS, "parent_span_id", "attributes"]).to_pylist()
+        merged: dict[tuple[str, str], dict[str, Any]] = {
+            (r["trace_id"], r["span_id"]): r for r in stored
+        }
+        replaced: set[tuple[str, str]] = set()
+        for r in incoming:
+            key = (r["trace_id"], r["span_id"])
+            old = merged.get(key)
+            if old is None or not r["pending"] or old["pending"]:
+                if r["parent_span_id"] is not None:
+                    r["attributes"] = None
+                merged[key] = r
+                replaced.add(key)
+        facts = _derive_and_store(conn, merged.values())
+        columns = {c: table.column(c).to_pylist() for c in ("trace_id", "span_id")}
+        keys = list(zip(columns["trace_id"], columns["span_id"], strict=True))
+        for i, col in enumerate(DERIVED_SPAN_COLUMNS):
+            values = [facts[k][2 + i] if k in facts else None for k in keys]
+            idx = table.schema.get_field_index(col)
+            table = table.set_column(
+                idx, table.schema.field(idx), pa.array(values, table.schema.field(idx).type)
+            )
+        _upsert(conn, table)
+        changed = [
+            f
+            for k, f in facts.items()
+            if k not in replaced and _facts_of(merged[k]) != f[2 : 2 + len(DERIVED_SPAN_COLUMNS)]
+        ]
+        _update_span_facts(conn, changed, window)
+    finally:
+        conn.unregister("_touched")
+
+
+def _facts_of(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(c) for c in DERIVED_SPAN_COLUMNS)
+
+
+def _window(conn: duckdb.DuckDBPyConnection, since_ns: int | None) -> str:
+    """A start_ns predicate covering every stored span of the `_touched` traces."""
+    if since_ns is None:
+        return "TRUE"
+    known = conn.execute(
+        "SELECT min(start_ns) FROM runs_t WHERE trace_id IN (SELECT trace_id FROM _touched)"
+    ).fetchall()[0][0]
+    lo = since_ns if known is None else min(since_ns, int(known))
+    return f"s.start_ns >= {lo}"
+
+
+def _read_spans(conn: duckdb.DuckDBPyConnection, window: str) -> list[dict[str, Any]]:
+    return (
+        conn.sql(
+            f"SELECT {_DERIVE_SELECT}, {', '.join('s.' + c for c in DERIVED_SPAN_COLUMNS)} "
+            f"FROM span_t AS s WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)"
+        )
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def _derive_and_store(
+    conn: duckdb.DuckDBPyConnection, spans: Any
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Derive each trace; replace its rows in the rollup tables; return span facts by key."""
+    by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in spans:
+        by_trace[r["trace_id"]].append(r)
+    out: dict[str, list[Any]] = {t: [] for t in DERIVED_TABLES}
+    facts: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for trace_id, rows in by_trace.items():
+        f = derive_trace(trace_id, rows)
+        for row in f.span_rows:
+            facts[(row[0], row[1])] = row
+        out["runs_t"].append(f.run_row)
+        out["agents_t"].extend(f.agent_rows)
+        out["handoffs_t"].extend(f.handoff_rows)
+        out["errors_t"].extend(f.error_rows)
+    for table in DERIVED_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
+        if not out[table]:
+            continue
+        conn.register("_derived", pa.Table.from_pylist(out[table], schema=_SCHEMAS[table]))
+        try:
+            conn.execute(f"INSERT INTO {table} SELECT * FROM _derived")
+        finally:
+            conn.unregister("_derived")
+    return facts
+
+
+def rederive(conn: duckdb.DuckDBPyConnection, traces: list[str]) -> None:
+    """Recompute every derived column and table of `traces` from what is stored."""
     if not traces:
         return
     conn.register("_touched", pa.table({"trace_id": traces}))
     try:
-        window = "TRUE"
-        if since_ns is not None:
-            known = conn.execute(
-                "SELECT min(start_ns) FROM runs_t WHERE trace_id IN (SELECT trace_id FROM _touched)"
-            ).fetchall()[0][0]
-            lo = since_ns if known is None else min(since_ns, int(known))
-            window = f"s.start_ns >= {lo}"
-        rows = (
-            conn.sql(
-                f"SELECT {_DERIVE_SELECT} FROM span_t AS s "
-                f"WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)"
-            )
-            .to_arrow_table()
-            .to_pylist()
-        )
-        by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            by_trace[r["trace_id"]].append(r)
-        out: dict[str, list[Any]] = {t: [] for t in DERIVED_TABLES}
-        span_rows: list[tuple[Any, ...]] = []
-        for trace_id, spans in by_trace.items():
-            f = derive_trace(trace_id, spans)
-            span_rows.extend(f.span_rows)
-            out["runs_t"].append(f.run_row)
-            out["agents_t"].extend(f.agent_rows)
-            out["handoffs_t"].extend(f.handoff_rows)
-            out["errors_t"].extend(f.error_rows)
-        _update_span_facts(conn, span_rows, window)
-        for table in DERIVED_TABLES:
-            conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
-            if not out[table]:
-                continue
-            conn.register("_derived", pa.Table.from_pylist(out[table], schema=_SCHEMAS[table]))
-            try:
-                conn.execute(f"INSERT INTO {table} SELECT * FROM _derived")
-            finally:
-                conn.unregister("_derived")
+        facts = _derive_and_store(conn, _read_spans(conn, "TRUE"))
+        _update_span_facts(conn, list(facts.values()), "TRUE")
     finally:
         conn.unregister("_touched")
 

@@ -125,3 +125,14 @@ root 0 10
 """)
     assert [s[k]["llm"] for k in ("root", "chat", "litellm_request")] == [False, True, False]
     assert f.run_row["llm_calls"] == 1
+
+
+def test_parent_cycle_does_not_lose_spans() -> None:
+    spans = tree("""
+a 0 10 agent
+b 1 9
+""")
+    spans[0]["parent_span_id"], spans[1]["parent_span_id"] = "b", "a"  # corrupt ids: a cycle
+    f = derive_trace("t", spans)
+    assert {r[1] for r in f.span_rows} == {"a", "b"}
+    assert f.run_row["span_count"] == 2
