@@ -84,9 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     def agent_1kb(text: str) -> None:
         return None
 
-    # Distinct 1 KB strings (more than the redaction memo holds), as when every
-    # call gets a different prompt.
-    fresh = [f"{i:08d} " + "x" * 1015 for i in range(1000)]
+    # Distinct 1 KB prompts (more than the redaction memo holds), as when every
+    # call gets a different one.
+    prose = (
+        "Summarise the findings of the 2024 survey on agent reliability, listing each "
+        "failure mode with its frequency and a short example. "
+    ) * 9
+    fresh = [(f"Request {i}: " + prose)[:1024] for i in range(1000)]
     fresh_iter = itertools.cycle(fresh)
 
     cases: list[tuple[str, Callable[[], None]]] = [
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         ("raw OTel start_as_current_span", raw_otel),
         ("@agent no-op", agent_noop),
         ("@agent 1 KB str arg, capture on", lambda: agent_1kb(payload)),
-        ("  same, a different string per call", lambda: agent_1kb(next(fresh_iter))),
+        ("  a different 1 KB prompt per call", lambda: agent_1kb(next(fresh_iter))),
     ]
     for _, fn in cases:  # warm up (first call configures, caches fill)
         for _ in range(1000):

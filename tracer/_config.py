@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,24 +94,34 @@ def existing_sdk_provider() -> trace.TracerProvider | None:
     return provider
 
 
+_created: weakref.WeakSet[trace.TracerProvider] = weakref.WeakSet()
+"""Providers hoptrace created (told apart from ones the application installed)."""
+
+
 def build_provider(settings: Settings) -> tuple[trace.TracerProvider, bool]:
     """The provider hoptrace should use, and whether hoptrace created (owns) it.
 
     Order: an injected provider; else an SDK provider the application already
     installed globally (used as is, never replaced or given exporters); else a
     new provider with the pending-span processor over the default sink,
-    installed as the global provider so other OTel instrumentations in the
-    process join the same traces.
+    installed as the global provider (when none is set yet) so other OTel
+    instrumentations in the process join the same traces.
     """
     if settings.tracer_provider is not None:
         return settings.tracer_provider, False
     existing = existing_sdk_provider()
-    if existing is not None:
+    if existing is not None and existing not in _created:
         return existing, False
     provider = TracerProvider(resource=Resource.create({"service.name": service_name(settings)}))
+    _created.add(provider)
     exporter = make_exporter(settings)
     if exporter is not None:
         provider.add_span_processor(PendingSpanProcessor(exporter))
+    if existing is not None:
+        # The global provider is one hoptrace made for an earlier configuration
+        # (OTel allows setting it once): honour the new settings with a
+        # provider of hoptrace's own instead of silently reusing the old sink.
+        return provider, True
     if settings.set_global_provider:
         trace.set_tracer_provider(provider)
         if trace.get_tracer_provider() is not provider:

@@ -288,3 +288,31 @@ def test_set_run_attributes_on_the_root(ht: Hoptrace, captured: CapturedSpans) -
 def test_flush_and_shutdown_never_raise(ht: Hoptrace) -> None:
     assert ht.flush() is True  # nothing configured yet: a no-op
     ht.shutdown()
+
+
+def test_reconfigure_after_zero_config_uses_the_new_db(tmp_path: Path) -> None:
+    code = f"""
+import tracer
+from collector import query
+
+@tracer.agent
+def first():
+    return None
+
+@tracer.agent
+def second():
+    return None
+
+first()                       # zero-config: $HOPTRACE_DB, global provider installed
+tracer.flush()
+tracer.configure(db={str(tmp_path / "other.duckdb")!r})
+second()
+tracer.flush()
+print(query("SELECT name FROM spans", db={str(tmp_path / "spans.duckdb")!r}).rows())
+print(query("SELECT name FROM spans", db={str(tmp_path / "other.duckdb")!r}).rows())
+"""
+    out = _run(code, tmp_path)
+    assert out.stdout.split("\n")[:2] == [
+        "[('invoke_agent first',)]",
+        "[('invoke_agent second',)]",
+    ]
