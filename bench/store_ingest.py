@@ -284,7 +284,7 @@ def main() -> None:
         f"SELECT * FROM runs ({runs_rows:,} rows)           {runs_ms:>8.1f} ms   (target <= 200 ms)"
     )
     print(f"per-agent cost rollup (agents view)        {rollup_ms:>8.1f} ms   (target <= 200 ms)")
-    print(f"per-agent cost rollup (llm_calls, 1 join)  {llm_ms:>8.1f} ms   (for reference)")
+    print(f"per-agent cost rollup (llm_calls, 1M rows) {llm_ms:>8.1f} ms   (for reference)")
     print(f"\ndatabases in {work}")
 
 
