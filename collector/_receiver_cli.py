@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from collector._receiver import Receiver
 
     db = args.db or default_db_path()
-    store = SpanStore(db)
+    try:
+        store = SpanStore(db)
+    except Exception as exc:  # unreadable path, newer schema, file held by another writer...
+        print(f"hoptrace collect: cannot open the trace store {db}: {exc}", file=sys.stderr)
+        return 1
     try:
         try:
             receiver = Receiver(store.write, host=host, port=args.port, token=token)

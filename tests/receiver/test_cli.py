@@ -159,3 +159,18 @@ def test_port_in_use_is_a_clear_error(tmp_path) -> None:
     finally:
         first.stop(signal.SIGTERM)
         first.kill()
+
+
+def test_an_unusable_store_is_a_clear_error(tmp_path) -> None:
+    not_a_db = tmp_path / "notes.duckdb"
+    not_a_db.write_text("this is not a DuckDB file")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hoptrace", "collect", "--port", "0", "--db", str(not_a_db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert f"cannot open the trace store {not_a_db}" in proc.stderr
+    assert "Traceback" not in proc.stderr
