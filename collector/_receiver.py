@@ -103,11 +103,16 @@ class Receiver:
         """Block until everything accepted so far has been written (tests, benchmarks)."""
         return self.writer.wait_idle(timeout)
 
-    def stop(self, timeout: float = 30.0) -> bool:
+    def stop(self, timeout: float | None = 30.0) -> bool:
         """Stop accepting, finish in-flight requests, write everything queued.
 
-        Returns True when every accepted span was written (or dropped after logged
-        failures) within `timeout`.
+        Args:
+            timeout: Seconds to wait for the drain; None waits as long as the writes
+                take (requests in flight get at most their 30 s socket timeout).
+
+        Returns:
+            True when every accepted span was written (or dropped after logged
+            failures) in time.
         """
         if self._thread.is_alive():
             self._server.shutdown()  # no new connections are accepted after this returns
@@ -124,8 +129,8 @@ class Receiver:
             self.writer.join(timeout)
         return not self.writer.is_alive()
 
-    def _wait_requests(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait_requests(self, timeout: float | None) -> None:
+        deadline = time.monotonic() + (Handler.timeout + 5 if timeout is None else timeout)
         while time.monotonic() < deadline:
             with self._lock:
                 if not any(self._connections.values()):

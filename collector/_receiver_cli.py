@@ -23,6 +23,10 @@ TOKEN_ENV = "HOPTRACE_COLLECT_TOKEN"
 log = logging.getLogger("hoptrace.collect")
 
 
+class _ForcedExit(Exception):
+    """A second SIGINT/SIGTERM while the queue is being written."""
+
+
 def is_loopback(host: str) -> bool:
     """True when every address `host` resolves to is a loopback address."""
     try:
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         stop = threading.Event()
 
         def _on_signal(signum: int, frame: FrameType | None) -> None:
+            if stop.is_set():  # a second signal while draining: give up on the queue
+                raise _ForcedExit
             stop.set()
 
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -90,12 +96,26 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            while not stop.wait(0.5):
-                pass
-            print(
-                "hoptrace collect: stopping, writing queued spans...", file=sys.stderr, flush=True
-            )
-            drained = receiver.stop()
+            try:
+                while not stop.wait(0.5):
+                    pass
+                print(
+                    "hoptrace collect: stopping, writing queued spans "
+                    "(signal again to abandon them)...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                drained = receiver.stop(timeout=None)  # everything acknowledged gets written
+            except _ForcedExit:
+                w = receiver.writer
+                unwritten = w.enqueued_spans - w.written_spans - w.dropped_spans
+                print(
+                    f"hoptrace collect: forced exit; {unwritten} acknowledged spans "
+                    "were not written",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

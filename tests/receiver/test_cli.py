@@ -174,3 +174,30 @@ def test_an_unusable_store_is_a_clear_error(tmp_path) -> None:
     assert proc.returncode == 1
     assert f"cannot open the trace store {not_a_db}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_second_signal_abandons_a_drain_that_cannot_finish(tmp_path) -> None:
+    import duckdb
+
+    db = tmp_path / "t.duckdb"
+    collect = CollectProcess(db)
+    blocker = duckdb.connect(str(db))  # another writer holds the file: the drain cannot write
+    try:
+        with connection(collect.endpoint) as conn:
+            conn.request(
+                "POST",
+                "/v1/traces",
+                body=proto_body(),
+                headers={"Content-Type": "application/x-protobuf"},
+            )
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200  # acknowledged once queued
+        collect.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        code, err = collect.stop(signal.SIGTERM)
+    finally:
+        blocker.close()
+        collect.kill()
+    assert code == 1, err
+    assert "forced exit; 8 acknowledged spans were not written" in err
