@@ -316,8 +316,3 @@ def _price(model: str, provider: str | None, input_tokens: int, output_tokens: i
     except Exception:
         return None
     return float(prompt + completion)
-
-
-def wait_for_callbacks(timeout_s: float) -> None:
-    """Nothing to wait for: spans end in the caller, not in litellm's callback thread."""
-    del timeout_s

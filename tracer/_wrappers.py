@@ -7,9 +7,11 @@ parameter names) is computed once here, so the per-call path is a dict copy,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+import warnings
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from opentelemetry import context as otel_context
@@ -153,10 +155,33 @@ def make_spec(
     )
 
 
+@contextlib.contextmanager
+def _sample_cm() -> Iterator[None]:
+    yield
+
+
+@contextlib.asynccontextmanager
+async def _sample_acm() -> AsyncIterator[None]:
+    yield
+
+
+# Every @contextmanager/@asynccontextmanager result shares its helper's code object.
+_CM_CODES = (_sample_cm.__code__, _sample_acm.__code__)
+
+
 def wrap(owner: Hoptrace, func: F, spec: Spec) -> F:
     """The traced replacement for `func` (keeps classmethod/staticmethod wrapping)."""
     if isinstance(func, (classmethod, staticmethod)):
         return cast(F, type(func)(wrap(owner, func.__func__, spec)))
+    if getattr(func, "__code__", None) in _CM_CODES:
+        # Above @contextmanager the span would cover only creating the context
+        # manager, not the `with` body: almost certainly not what was meant.
+        warnings.warn(
+            f"@{spec.kind} is applied on top of @contextmanager for {spec.name!r}: the span "
+            "covers only the creation of the context manager. Put @contextmanager "
+            f"above @{spec.kind} to trace the generator's body.",
+            stacklevel=3,
+        )
     if inspect.isasyncgenfunction(func):
         wrapper: Callable[..., Any] = _async_gen_wrapper(owner, func, spec)
     elif inspect.iscoroutinefunction(func):

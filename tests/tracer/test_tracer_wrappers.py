@@ -294,3 +294,40 @@ def test_span_context_manager(ht: Hoptrace, captured: CapturedSpans) -> None:
     assert span.attributes[semconv.HOPTRACE_KIND] == "span"
     agent = find(captured.spans, "worker")
     assert span.attributes[semconv.AGENT_SPAN_ID] == format(agent.context.span_id, "016x")
+
+
+def test_warns_when_placed_above_contextmanager(ht: Hoptrace, captured: CapturedSpans) -> None:
+    import contextlib
+
+    with pytest.warns(UserWarning, match="on top of @contextmanager"):
+
+        @ht.tool
+        @contextlib.contextmanager
+        def wrong() -> Iterator[None]:
+            yield
+
+    @contextlib.contextmanager
+    @ht.tool
+    def right() -> Iterator[int]:
+        yield 1
+
+    with right() as value:
+        assert value == 1
+    assert find(captured.spans, "right").end_time is not None
+
+
+def test_pydantic_models_are_previewed_by_field(ht: Hoptrace, captured: CapturedSpans) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Query(pydantic.BaseModel):  # type: ignore[misc,name-defined]
+        text: str
+        api_key: str
+
+    @ht.tool
+    def run(q: object) -> None:
+        return None
+
+    run(Query(text="cats", api_key="k"))
+    preview = find(captured.spans, "run").attributes[semconv.INPUT]
+    assert '"text":"cats"' in preview
+    assert '"api_key":"[REDACTED]"' in preview
