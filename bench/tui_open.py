@@ -115,30 +115,45 @@ async def _measure(db: Path) -> dict[str, float]:
 
     out: dict[str, float] = {}
     app = HoptraceApp(db, poll_interval=3600)
-    async with app.run_test(size=(160, 50)) as pilot:
-        runs = None
-        while runs is None or not runs.loaded:
+
+    async def until(condition, pilot, what: str, timeout: float = 60.0) -> None:
+        deadline = time.perf_counter() + timeout
+        while not condition():
+            errors = [n.message for n in app._notifications if n.severity == "error"]
+            if errors or time.perf_counter() > deadline:
+                raise SystemExit(f"bench: {what} failed: {errors or 'timeout'}")
             await pilot.pause(0.005)
+
+    async with app.run_test(size=(160, 50)) as pilot:
+
+        def runs_loaded() -> bool:
             found = app.screen.query(RunsList)
-            runs = found.first() if found else None
+            return bool(found) and found.first().loaded
+
+        await until(runs_loaded, pilot, "runs view")
+        runs = app.screen.query_one(RunsList)
         await pilot.pause()  # one paint with the rows
         out["runs_view_s"] = time.perf_counter() - t0
         out["runs_count"] = runs.count
 
         t1 = time.perf_counter()
         await pilot.press("end")
-        while runs.row(runs.count - 1) is None:
-            await pilot.pause(0.005)
+        await until(lambda: runs.row(runs.count - 1) is not None, pilot, "jump to last run")
         await pilot.pause()
         out["jump_last_run_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
         app.screen.post_message(OpenRun(BIG_RUN))
-        wf = None
-        while wf is None or len(wf.rows) < BIG_RUN_SPANS:
-            await pilot.pause(0.005)
-            if isinstance(app.screen, RunScreen):
-                wf = app.screen.query_one(Waterfall)
+
+        def waterfall_full() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, RunScreen)
+                and len(screen.query_one(Waterfall).rows) >= BIG_RUN_SPANS
+            )
+
+        await until(waterfall_full, pilot, "waterfall")
+        wf = app.screen.query_one(Waterfall)
         await pilot.pause()
         out["waterfall_s"] = time.perf_counter() - t2
         out["waterfall_rows"] = len(wf.rows)
@@ -189,7 +204,12 @@ def main() -> int:
     ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build_only:
-        _build(args.db, args.runs, args.spans)
+        if args.db.exists():  # a store from an older hoptrace: SpanStore migrates it
+            from collector import SpanStore
+
+            SpanStore(args.db).close()
+        else:
+            _build(args.db, args.runs, args.spans)
         return 0
 
     tmp = None
@@ -199,9 +219,9 @@ def main() -> int:
         db = Path(tmp.name) / "bench.duckdb"
     if not db.exists():
         print(f"building {args.spans:,} spans / {args.runs:,} runs in {db} (child process)…")
-        cmd = [sys.executable, __file__, "--build-only", "--db", str(db),
-               "--runs", str(args.runs), "--spans", str(args.spans)]  # fmt: skip
-        subprocess.run(cmd, check=True)
+    cmd = [sys.executable, __file__, "--build-only", "--db", str(db),
+           "--runs", str(args.runs), "--spans", str(args.spans)]  # fmt: skip
+    subprocess.run(cmd, check=True)
 
     m = asyncio.run(_measure(db))
     ref = asyncio.run(_reference(db))

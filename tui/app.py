@@ -23,7 +23,7 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
     """Browse runs, open one as a waterfall, its error paths, its cost, any span."""
 
     TITLE = "hoptrace"
-    CSS_PATH: ClassVar[list[str | Path]] = ["styles/app.tcss"]  # type: ignore[misc]
+    CSS_PATH = "styles/app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
         Binding("colon", "sql", "SQL"),

@@ -95,8 +95,8 @@ def error_paths(
     by_span = {e.span_id: e for e in errors}
     recovered_by: dict[str, str] = {}
     for mark in recoveries:
-        for origin in mark.origin_span_ids:
-            recovered_by.setdefault(origin, mark.span_id)
+        for origin_id in mark.origin_span_ids:
+            recovered_by.setdefault(origin_id, mark.span_id)
     for e in errors:
         if e.role == "recovered" and e.cause_span_id:
             recovered_by.setdefault(e.cause_span_id, e.span_id)

@@ -50,6 +50,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
+        # start reading now: the query runs in its thread while the widgets mount
+        self.load()
         yield Label(f"run {self.trace_id} (loading…)", id="run-summary", markup=False)
         yield Label("", id="critical-path", markup=False)
         with TabbedContent(initial="waterfall"):
@@ -63,7 +65,6 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Waterfall).focus()
-        self.load()
 
     def load(self) -> None:
         """Read the run in a worker."""

@@ -53,7 +53,10 @@ class RunsScreen(Screen[None]):
             yield Input(placeholder="name (n)", id="name-filter")
             yield Input(placeholder="search: name, id, agent, error (/)", id="search")
             yield Label("", id="runs-count")
-        yield RunsList(self.hoptrace.db, self.hoptrace.clock, id="runs")
+        runs = RunsList(self.hoptrace.db, self.hoptrace.clock, id="runs")
+        # start reading now: the first page is queried while the widgets mount
+        runs.reload()
+        yield runs
         yield Footer()
 
     @property
@@ -63,7 +66,6 @@ class RunsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.runs.focus()
-        self.runs.reload()
 
     def _status_text(self) -> str:
         return f"status: {self.status or 'all'}"

@@ -56,7 +56,7 @@ class Waterfall(ScrollView, can_focus=True):
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("left", "collapse", "Collapse", show=False),
         Binding("right", "expand", "Expand", show=False),
-        Binding("space", "toggle", "Fold"),
+        Binding("space", "fold", "Fold"),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in"),
         Binding("minus", "zoom(2.0)", "Zoom out"),
         Binding("less_than_sign,h", "pan(-0.25)", "Pan ←"),
@@ -273,7 +273,7 @@ class Waterfall(ScrollView, can_focus=True):
             self.collapsed.discard(sid)
             self._relayout(sid)
 
-    def action_toggle(self) -> None:
+    def action_fold(self) -> None:
         """Fold or unfold."""
         if self.rows and self.rows[self.cursor].collapsed:
             self.action_expand()
