@@ -427,3 +427,12 @@ def test_detail_sections_and_producers() -> None:
     assert "(3000 chars)" in sections["Attributes"]  # huge values are cut
     assert "exception +5ms" in sections["Events"]
     assert handoff_producers(detail(links=[], handoffs_in=())) == []
+
+
+def test_layout_imports_no_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tui.layout, tui; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

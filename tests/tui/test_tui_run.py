@@ -240,3 +240,36 @@ async def test_sql_console_capped_results_and_errors(demo_db: Path) -> None:
         assert "Traceback" not in screen_text(pilot)
         await pilot.press("escape")
         assert not isinstance(app.screen, SqlScreen)
+
+
+async def test_alternative_zoom_pan_keys_and_mouse(demo_db: Path) -> None:
+    messages: list[Message] = []
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 36), message_hook=messages.append) as pilot:
+        screen = await open_run(pilot, OK_RUN)
+        wf = screen.query_one(Waterfall)
+        full = wf.window
+        await pilot.press("equals_sign")
+        assert wf.window.width_ns == full.width_ns // 2
+        await pilot.press("greater_than_sign")
+        moved = wf.window.start_ns
+        assert moved > full.start_ns
+        await pilot.press("less_than_sign")
+        assert wf.window.start_ns < moved
+        # click selects a row, double click opens its span
+        await pilot.click(Waterfall, offset=(10, 3))
+        assert wf.cursor == 2
+        await pilot.click(Waterfall, offset=(10, 3), times=2)
+        await settle(pilot)
+        [opened] = of_type(messages, OpenSpan)
+        assert opened.span_id == wf.rows[2].span.span_id
+        assert isinstance(app.screen, SpanScreen)
+
+
+async def test_q_quits(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
