@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,13 +18,13 @@ from . import semconv
 from ._capture import Previewer
 from ._config import Settings, build_provider, instrument_threads
 from ._errors import record_error, record_recovered
+from ._handoffs import handoff_links, record_handoff, record_reject
 from ._state import FRAME_KEY, Frame, Producer, Run, current_frame, log_once, trackable
 from ._version import __version__
 from ._wrappers import Spec, make_spec, wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_handoff_ids = itertools.count(1)
 # The key OTel stores the current span under, found through the public API.
 (_SPAN_KEY,) = trace.set_span_in_context(trace.INVALID_SPAN, Context()).keys()
 
@@ -323,7 +322,7 @@ class Hoptrace:
                         if input_preview is not None:
                             attributes[semconv.HANDOFF_PAYLOAD] = input_preview
                     if run.registry or run.explicit:
-                        links = self._handoff_links(spec, run, args, kwargs)
+                        links = handoff_links(self._safe_preview, spec, run, args, kwargs)
                 elif agent is not None:
                     attributes = {
                         **attributes,
@@ -395,44 +394,6 @@ class Hoptrace:
             log_once("could not preview arguments", exc)
             return None
 
-    def _handoff_links(
-        self, spec: Spec, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[Link] | None:
-        links: list[Link] = []
-        if run.registry:
-            seen: set[str] = set()
-            for argument, value in spec.iter_values(args, kwargs):
-                producer = run.producer_of(value)
-                if producer is None or producer.span_id in seen:
-                    continue
-                seen.add(producer.span_id)
-                links.append(
-                    Link(
-                        producer.context,
-                        {
-                            semconv.LINK_TYPE: semconv.LINK_TYPE_HANDOFF,
-                            semconv.HANDOFF_KIND: semconv.KIND_DATA,
-                            semconv.HANDOFF_FROM_AGENT: producer.agent,
-                            semconv.HANDOFF_ARGUMENT: argument,
-                            semconv.HANDOFF_PAYLOAD: self._safe_preview(value),
-                        },
-                    )
-                )
-        waiting = run.explicit.get(spec.name)
-        if waiting:
-            with run.lock:
-                handoff_id, producer, payload = waiting.pop(0)
-            attributes = {
-                semconv.LINK_TYPE: semconv.LINK_TYPE_HANDOFF,
-                semconv.HANDOFF_KIND: semconv.KIND_EXPLICIT,
-                semconv.HANDOFF_FROM_AGENT: producer.agent,
-                semconv.HANDOFF_ID: handoff_id,
-            }
-            if payload is not None:
-                attributes[semconv.HANDOFF_PAYLOAD] = payload
-            links.append(Link(producer.context, attributes))
-        return links or None
-
     def _safe_preview(self, value: Any) -> str:
         try:
             return self._previewer.preview(value)
@@ -483,31 +444,7 @@ class Hoptrace:
             to: The receiving agent's name, or its decorated function.
             payload: What is handed over (previewed, bounded, redacted).
         """
-        try:
-            frame = current_frame()
-            to_name = to if isinstance(to, str) else getattr(to, "__hoptrace_name__", None)
-            if to_name is None:
-                to_name = getattr(to, "__name__", str(to))
-            if frame is None:
-                log_once("handoff() called outside a traced run; ignored")
-                return None
-            handoff_id = f"h{next(_handoff_ids)}"
-            preview = None if payload is None else self._safe_preview(payload)
-            event: dict[str, Any] = {
-                semconv.HANDOFF_TO_AGENT: to_name,
-                semconv.HANDOFF_ID: handoff_id,
-            }
-            if preview is not None:
-                event[semconv.HANDOFF_PAYLOAD] = preview
-            frame.span.add_event(semconv.EVENT_HANDOFF, event)
-            sender = frame.agent or frame
-            producer = Producer(sender.name, sender.span.get_span_context(), sender.span_id)
-            with frame.run.lock:
-                frame.run.explicit.setdefault(to_name, []).append((handoff_id, producer, preview))
-            return handoff_id
-        except Exception as exc:
-            log_once("handoff() failed", exc)
-            return None
+        return record_handoff(self._safe_preview, to, payload)
 
     def reject(self, value: Any, reason: str) -> None:
         """Declare that `value`, produced by another agent in this run, is wrong.
@@ -520,24 +457,7 @@ class Hoptrace:
             value: The rejected object (the very object an agent returned).
             reason: Why it is wrong.
         """
-        try:
-            frame = current_frame()
-            if frame is None:
-                log_once("reject() called outside a traced run; ignored")
-                return
-            producer = frame.run.producer_of(value)
-            event: dict[str, Any] = {
-                semconv.REJECT_REASON: self._previewer.text(str(reason)),
-                semconv.REJECT_VALUE: self._safe_preview(value),
-            }
-            if producer is not None:
-                event[semconv.REJECT_SPAN_ID] = producer.span_id
-                event[semconv.REJECT_AGENT] = producer.agent
-                with frame.run.lock:
-                    frame.run.rejections.append((frame, producer.span_id))
-            frame.span.add_event(semconv.EVENT_REJECT, event)
-        except Exception as exc:
-            log_once("reject() failed", exc)
+        record_reject(self._safe_preview, self._previewer.text, value, reason)
 
     def set_run_attributes(self, conversation_id: str | None = None, **attributes: Any) -> None:
         """Put `hoptrace.run.<key>` attributes on the current run's root span.
