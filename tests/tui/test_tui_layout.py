@@ -222,8 +222,9 @@ def test_error_paths_hop_by_hop_with_edges_and_outcomes() -> None:
         rejections=[RejectMark("rev", "reviewer", "coder", "tests fail")],
         recoveries=[RecoveryMark("mem", "memory", ("m_err",))],
     )
-    assert [p.origin_span_id for p in paths] == ["m_err", "coder"]
-    recovered, failed = paths
+    # the path that failed the run comes first
+    assert [p.origin_span_id for p in paths] == ["coder", "m_err"]
+    failed, recovered = paths
     assert recovered.outcome == "recovered"
     assert recovered.outcome_text == "recovered by memory"
     assert [h.span_id for h in recovered.hops] == ["m_err"]
@@ -250,6 +251,14 @@ def test_propagated_error_with_missing_origin_row_gets_a_path() -> None:
     errors = [ERRORS[4]]
     [path] = error_paths(tree, errors)
     assert [h.span_id for h in path.hops] == ["coder", "orch"]
+
+
+def test_error_caught_without_marker_is_absorbed() -> None:
+    # a retried model call: the error went no further, nobody marked a recovery
+    spans = [span("r", None, 0, 10, agent="o"), span("x", "r", 1, 2, status="ERROR", agent="c")]
+    [path] = error_paths(build_tree(spans), [ErrorRow("x", "c", "x", "E", "m", "origin", None, 1)])
+    assert path.outcome == "absorbed"
+    assert path.outcome_text == "went no further than c"
 
 
 def test_open_path_while_running() -> None:
@@ -372,12 +381,13 @@ def test_error_lines_hop_by_hop() -> None:
     )
     lines = error_lines(paths, {"coder": "Traceback\n  boom"})
     texts = [line.text for line in lines]
-    assert texts[0] == "✓ Path 1: TimeoutError in memory — recovered by memory"
+    assert texts[0] == "✗ Path 1: Rejected in coder — run failed at orch"
+    assert "✓ Path 2: TimeoutError in memory — recovered by memory" in texts
     assert "      ⊘ output rejected by reviewer: tests fail" in texts
     assert "        Traceback" in texts
     # every hop line stands for its span (enter opens it); edge lines do not
     hop_ids = [line.span_id for line in lines if line.kind.startswith("hop-")]
-    assert hop_ids == ["m_err", "coder", "rev", "orch"]
+    assert hop_ids == ["coder", "rev", "orch", "m_err"]
     assert all(line.span_id is None for line in lines if line.kind == "edge")
     assert error_lines([], {})[0].text == "No errors in this run."
 

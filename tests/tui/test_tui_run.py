@@ -97,7 +97,10 @@ async def test_errors_tab_shows_paths_hop_by_hop(demo_db: Path) -> None:
         view = screen.query_one("#errors-view", LinesView)
         assert view.has_focus
         lines = [line.text for line in view.lines]
-        assert lines[0].startswith("✓ Path 1: TimeoutError in memory — recovered by memory")
+        assert (
+            lines[0] == "✗ Path 1: Rejected in coder — run failed at invoke_workflow research_team"
+        )
+        assert "✓ Path 2: TimeoutError in memory — recovered by memory" in lines
         joined = "\n".join(lines)
         assert "⊘ output rejected by reviewer: tests fail on empty input" in joined
         assert "⇅ crossed handoff coder → reviewer (data)" in joined
@@ -108,9 +111,9 @@ async def test_errors_tab_shows_paths_hop_by_hop(demo_db: Path) -> None:
         await pilot.press("down", "enter")
         await settle(pilot)
         [opened] = of_type(messages, OpenSpan)
-        assert opened.span_id == f"{0xB2:08x}{5:08x}"  # the recall tool: origin
+        assert opened.span_id == f"{0xB2:08x}{6:08x}"  # the coder: its output was rejected
         assert isinstance(app.screen, SpanScreen)
-        assert "TimeoutError: vector store timed out" in screen_text(pilot)
+        assert "invoke_agent coder" in screen_text(pilot)
 
 
 async def test_errors_tab_shows_origin_stack_trace(demo_db: Path) -> None:

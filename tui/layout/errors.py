@@ -35,7 +35,8 @@ class ErrorPath:
     """An origin and where its error went.
 
     `outcome` is failed (reached the run's root), recovered, rejected (stopped at
-    the rejecting agent) or open (still travelling, e.g. the run is running).
+    the rejecting agent), absorbed (caught without a recovery marker, e.g. by a
+    retry loop) or open (the run is still running).
     """
 
     origin_span_id: str
@@ -157,7 +158,12 @@ def error_paths(
             who = reject.agent or "?"
             path = replace(path, rejected_by=f"{who}{reason}")
         paths.append(path)
+    # the paths that decided the run's outcome first
+    paths.sort(key=lambda p: _OUTCOME_ORDER.get(p.outcome, 9))
     return paths
+
+
+_OUTCOME_ORDER = {"failed": 0, "rejected": 1, "open": 2, "absorbed": 3, "recovered": 4}
 
 
 def _with_outcome(
@@ -191,4 +197,11 @@ def _with_outcome(
             reject.span_id,
         )
     where = hops[-1].agent or hops[-1].span_name
-    return ErrorPath(origin.span_id, tuple(hops), "open", f"stopped at {where}", hops[-1].span_id)
+    if any(tree.by_id[r].pending for r in tree.roots if r in tree.by_id):
+        return ErrorPath(
+            origin.span_id, tuple(hops), "open", f"still open at {where}", hops[-1].span_id
+        )
+    # caught without a recovery marker (e.g. a retry loop): it stopped here
+    return ErrorPath(
+        origin.span_id, tuple(hops), "absorbed", f"went no further than {where}", hops[-1].span_id
+    )

@@ -22,7 +22,7 @@ class Line:
 
 
 _ROLE_MARK = {"origin": "✗", "propagated": "↑", "rejected": "⊘", "recovered": "✓"}
-_OUTCOME_MARK = {"failed": "✗", "recovered": "✓", "rejected": "⊘", "open": "…"}
+_OUTCOME_MARK = {"failed": "✗", "recovered": "✓", "rejected": "⊘", "open": "…", "absorbed": "·"}
 
 
 def error_lines(paths: Sequence[ErrorPath], stacktraces: Mapping[str, str]) -> list[Line]:

@@ -59,6 +59,8 @@ class LinesView(ScrollView, can_focus=True):
         "outcome-recovered": "lines--good",
         "outcome-rejected": "lines--warn",
         "outcome-open": "lines--warn",
+        "path-absorbed": "lines--muted",
+        "outcome-absorbed": "lines--muted",
     }
 
     def __init__(self, trace_id: str = "", *, id: str | None = None) -> None:
