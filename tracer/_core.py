@@ -1,12 +1,9 @@
-"""The `Hoptrace` instance: configuration, span lifecycle, handoffs, rejections."""
+"""The `Hoptrace` instance: decorators, the span lifecycle (hot path), run-level operations."""
 
 from __future__ import annotations
 
-import atexit
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
 from opentelemetry import context as otel_context
@@ -15,12 +12,10 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span
 
 from . import semconv
-from ._capture import Previewer
-from ._config import Settings, build_provider, instrument_threads
 from ._errors import record_error, record_recovered
 from ._handoffs import handoff_links, record_handoff, record_reject
+from ._lifecycle import Lifecycle
 from ._state import FRAME_KEY, Frame, Producer, Run, current_frame, log_once, trackable
-from ._version import __version__
 from ._wrappers import Spec, make_spec, wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 (_SPAN_KEY,) = trace.set_span_in_context(trace.INVALID_SPAN, Context()).keys()
 
 
-class Hoptrace:
+class Hoptrace(Lifecycle):
     """All tracer state. The module-level functions are bound methods of a default instance.
 
     Build your own instance to trace into a separate provider (tests do this
@@ -43,160 +38,6 @@ class Hoptrace:
     def planner(task: str) -> str: ...
     ```
     """
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._settings = Settings()
-        self._previewer = Previewer()
-        self._capture = True
-        self._tracer: trace.Tracer | None = None
-        self._provider: trace.TracerProvider | None = None
-        self._owns_provider = False
-        self._atexit_registered = False
-        self._next_run_attributes: dict[str, Any] = {}
-
-    # --- configuration -----------------------------------------------------
-
-    def configure(
-        self,
-        db: str | Path | None = None,
-        endpoint: str | None = None,
-        service_name: str | None = None,
-        capture: bool = True,
-        max_preview_bytes: int = 4096,
-        redact: bool = True,
-        extra_redact_keys: Iterable[str] = (),
-        tracer_provider: trace.TracerProvider | None = None,
-        instrument_threads: bool = True,
-        instrument_litellm: bool = True,
-        set_global_provider: bool = True,
-    ) -> None:
-        """Set where spans go and what they capture. Optional: the first traced call configures defaults.
-
-        Args:
-            db: DuckDB file of the embedded sink (default `$HOPTRACE_DB` or `./hoptrace.duckdb`).
-            endpoint: Send OTLP/HTTP (protobuf) here instead, e.g. `http://127.0.0.1:4318`
-                (`/v1/traces` is appended to a base URL). Default: `$OTEL_EXPORTER_OTLP_ENDPOINT`.
-            service_name: `service.name` of the resource (default `$OTEL_SERVICE_NAME` or "hoptrace").
-            capture: Record argument and return-value previews (per decorator: `capture=False`).
-            max_preview_bytes: Cap on each preview's JSON text.
-            redact: Redact API-key-like strings and values under secret-looking keys.
-            extra_redact_keys: More key substrings whose values are redacted.
-            tracer_provider: Use this provider (nothing is added to it, nothing installed globally).
-            instrument_threads: Propagate context into threads/executors
-                (`opentelemetry-instrumentation-threading`).
-            instrument_litellm: Trace litellm `completion`/`acompletion` as `chat {model}` spans.
-            set_global_provider: When hoptrace creates the provider, install it as the global one
-                so other OTel instrumentations join the same traces.
-
-        Raises:
-            ValueError: `max_preview_bytes` below 16.
-        """
-        previewer = Previewer(max_preview_bytes, redact, tuple(extra_redact_keys))
-        settings = Settings(
-            db=db,
-            endpoint=endpoint,
-            service_name=service_name,
-            capture=capture,
-            max_preview_bytes=max_preview_bytes,
-            redact=redact,
-            extra_redact_keys=tuple(extra_redact_keys),
-            tracer_provider=tracer_provider,
-            instrument_threads=instrument_threads,
-            instrument_litellm=instrument_litellm,
-            set_global_provider=set_global_provider,
-        )
-        with self._lock:
-            old, owned = self._provider, self._owns_provider
-            self._settings = settings
-            self._previewer = previewer
-            self._capture = capture
-            self._tracer = None
-            self._provider = None
-            if old is not None and owned and old is not trace.get_tracer_provider():
-                _shutdown_quietly(old)
-            self._setup()
-
-    def _snapshot(self) -> tuple[Any, ...]:
-        """The whole configuration, for `tracer.testing` to restore afterwards."""
-        with self._lock:
-            return (
-                self._settings,
-                self._previewer,
-                self._capture,
-                self._tracer,
-                self._provider,
-                self._owns_provider,
-            )
-
-    def _restore(self, snapshot: tuple[Any, ...]) -> None:
-        with self._lock:
-            (
-                self._settings,
-                self._previewer,
-                self._capture,
-                self._tracer,
-                self._provider,
-                self._owns_provider,
-            ) = snapshot
-
-    def _setup(self) -> trace.Tracer:
-        with self._lock:
-            if self._tracer is not None:
-                return self._tracer
-            settings = self._settings
-            try:
-                provider, owned = build_provider(settings)
-            except Exception as exc:
-                log_once("could not set up the tracer provider; tracing is off", exc)
-                provider, owned = trace.NoOpTracerProvider(), False
-            self._provider, self._owns_provider = provider, owned
-            if settings.instrument_threads:
-                instrument_threads()
-            if settings.instrument_litellm:
-                from ._litellm import install
-
-                install()
-            if not self._atexit_registered:
-                atexit.register(self._at_exit)
-                self._atexit_registered = True
-            self._tracer = provider.get_tracer("hoptrace", __version__)
-            return self._tracer
-
-    @property
-    def tracer_provider(self) -> trace.TracerProvider:
-        """The provider this instance traces into (configuring defaults if needed)."""
-        self._setup()
-        assert self._provider is not None
-        return self._provider
-
-    def flush(self, timeout_millis: int = 30000) -> bool:
-        """Export every finished span now. Returns False on timeout; never raises."""
-        # Model-call spans end in the caller (see _litellm), so nothing is left
-        # waiting in litellm's callback threads: flushing the provider suffices.
-        provider = self._provider
-        flush = getattr(provider, "force_flush", None)
-        if flush is None:
-            return True
-        try:
-            return bool(flush(timeout_millis))
-        except Exception as exc:
-            log_once("flush failed", exc)
-            return False
-
-    def shutdown(self) -> None:
-        """Flush and, if hoptrace created the provider, shut it down. Never raises."""
-        self.flush()
-        with self._lock:
-            provider, owned = self._provider, self._owns_provider
-            self._tracer = None
-            self._provider = None
-        if provider is not None and owned:
-            _shutdown_quietly(provider)
-
-    def _at_exit(self) -> None:
-        # Normal interpreter exit: nothing still queued may be lost.
-        self.flush()
 
     # --- decorators ----------------------------------------------------------
 
@@ -521,13 +362,3 @@ def _otel_value(value: Any) -> bool:
         first = type(value[0])
         return first in (str, bool, int, float) and all(type(v) is first for v in value)
     return False
-
-
-def _shutdown_quietly(provider: trace.TracerProvider) -> None:
-    shutdown = getattr(provider, "shutdown", None)
-    if shutdown is None:
-        return
-    try:
-        shutdown()
-    except Exception as exc:
-        log_once("tracer provider shutdown failed", exc)
