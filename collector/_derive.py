@@ -409,6 +409,15 @@ def _agent_rows(
     return out
 
 
+def _below(span: Span, ancestor: Span, parent_of: dict[str, Span | None]) -> bool:
+    cur = parent_of.get(span["span_id"])
+    while cur is not None:
+        if cur is ancestor:
+            return True
+        cur = parent_of.get(cur["span_id"])
+    return False
+
+
 def _handoffs(
     trace_id: str,
     order: list[Span],
@@ -477,9 +486,10 @@ def _handoffs(
                 argument=ln.get("argument"),
                 handoff_id=ln.get("id"),
             )
-        if cls == "handoff":
-            # OpenAI Agents (OTel contrib `agent_handoff`, OpenInference "handoff to X"):
-            # the target agent runs as a later sibling, not as a child
+        if cls == "handoff" or (cls == "tool" and s.get("handoff_to_agent")):
+            # OpenAI Agents (OTel contrib `agent_handoff`, OpenInference "handoff to X"),
+            # OTel GenAI upstream `execute_tool` + gen_ai.transfer.target.name: the
+            # target agent usually runs as a later sibling, not as a child
             to = s.get("handoff_to_agent")
             target = None
             for cand in order:
@@ -490,6 +500,8 @@ def _handoffs(
                     and (target is None or cand["start_ns"] < target["start_ns"])
                 ):
                     target = cand
+            if target is not None and not target.get("native") and _below(target, s, parent_of):
+                continue  # nested under the transfer: the delegate edge above covers it
             add(
                 from_agent=s.get("handoff_from_agent") or agent_name[sid],
                 to_agent=to,

@@ -288,3 +288,22 @@ def test_unknown_model_cost_is_null_known_model_computed(db: Path) -> None:
     prices = collector.query(
         "SELECT input_cost_per_token FROM model_prices WHERE model = 'gpt-4o-mini'", db)  # fmt: skip
     assert prices.row(0) == (pytest.approx(0.15e-6),)
+
+
+@pytest.mark.parametrize("mode", ["pass_control", "return_to_caller"])
+def test_otel_genai_upstream_transfer_tool(db: Path, mode: str) -> None:
+    """`execute_tool` + gen_ai.transfer.target.name: one handoff edge whichever the shape."""
+    b = SpanBatch()
+    add(b, "wf", None, "invoke_workflow ship", 0, 100, trace_id=T, scope="x",
+        attrs={"gen_ai.operation.name": "invoke_workflow"})  # fmt: skip
+    add(b, "planner", "wf", "invoke_agent planner", 1, 50, trace_id=T, scope="x",
+        attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})  # fmt: skip
+    add(b, "xfer", "planner", "execute_tool transfer_to_coder", 10, 45, trace_id=T, scope="x",
+        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_coder",
+               "gen_ai.transfer.mode": mode, "gen_ai.transfer.target.name": "coder"})  # fmt: skip
+    parent, start = ("xfer", 20) if mode == "return_to_caller" else ("wf", 60)
+    add(b, "coder", parent, "invoke_agent coder", start, start + 20, trace_id=T, scope="x",
+        attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"})  # fmt: skip
+    write(db, b)
+    h = collector.query("SELECT from_agent, to_agent, from_span_id, to_span_id FROM handoffs", db)
+    assert h.rows() == [("planner", "coder", sid("planner"), sid("coder"))]
