@@ -85,10 +85,15 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
             screen.post_message(StoreChanged(message.ingested_ns))
 
     def _tick(self) -> None:
+        """Redraw clock-dependent text (ages, running durations, pending bars)."""
         from tui.widgets.runs_list import RunsList
+        from tui.widgets.waterfall import Waterfall
 
-        for runs in self.query(RunsList):
-            runs.tick()
+        for screen in self.screen_stack:
+            for widget in screen.query(RunsList):
+                widget.tick()
+            for wf in screen.query(Waterfall):
+                wf.tick()
 
     # --- navigation ---------------------------------------------------------------
 

@@ -276,3 +276,21 @@ async def test_q_quits(demo_db: Path) -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_pending_bars_grow_with_the_clock(demo_db: Path) -> None:
+    from demo_db import NOW
+
+    now = [NOW / 1e9]
+    app = HoptraceApp(demo_db, clock=lambda: now[0], poll_interval=3600)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await open_run(pilot, PENDING_RUN)
+        wf = screen.query_one(Waterfall)
+        before = wf.extent
+        assert "5.00s…" in screen_text(pilot)
+        now[0] += 3  # three seconds later, no new spans
+        app._tick()
+        await pilot.pause()
+        assert wf.extent.end_ns == before.end_ns + 3 * 10**9
+        assert wf.window == wf.extent  # a fitted view follows the growing run
+        assert "8.00s…" in screen_text(pilot)

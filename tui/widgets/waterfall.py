@@ -110,6 +110,17 @@ class Waterfall(ScrollView, can_focus=True):
         self.collapsed &= set(self.span_tree.by_id)
         self._relayout(selected)
 
+    def tick(self) -> None:
+        """While spans are pending, let the axis grow with the clock (no I/O)."""
+        if not any(s.pending for s in self.span_tree.by_id.values()):
+            return
+        fitted = self.window == self.extent
+        self.extent = run_extent(self.span_tree.by_id.values(), int(self.clock() * 1e9))
+        if fitted:
+            self.window = self.extent
+        self._strips.clear()
+        self.refresh()
+
     @property
     def selected_span_id(self) -> str | None:
         """The span under the cursor."""
