@@ -170,6 +170,22 @@ class Previewer:
         """A plain (non-JSON) string, truncated and redacted."""
         return self._str(value)
 
+    def attribute(self, key: str, value: Any) -> Any:
+        """A user-given attribute value: kept if OTel accepts it, secrets redacted either way."""
+        if self._sensitive(key) and not isinstance(value, (bool, int, float)):
+            return REDACTED
+        if isinstance(value, str):
+            return self._str(value)
+        if isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, (list, tuple)) and value:
+            first = type(value[0])
+            if first in (bool, int, float) and all(type(v) is first for v in value):
+                return value
+            if first is str and all(type(v) is str for v in value):
+                return [self._str(v) for v in value]
+        return self.preview(value)
+
     def _str(self, value: str) -> str:
         if len(value) > self.max_bytes:
             value = value[: self.max_bytes] + f"…(+{len(value) - self.max_bytes} chars)"

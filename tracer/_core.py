@@ -271,8 +271,15 @@ class Hoptrace(Lifecycle):
     def _span_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in attributes.items():
-            out[key] = value if _otel_value(value) else self._safe_preview(value)
+            out[key] = self._safe_attribute(key, value)
         return out
+
+    def _safe_attribute(self, key: str, value: Any) -> Any:
+        try:
+            return self._previewer.attribute(key, value)
+        except Exception as exc:
+            log_once(f"could not record a {type(value).__name__} attribute", exc)
+            return f"<{type(value).__name__}>"
 
     def handoff(self, to: str | Callable[..., Any], payload: Any = None) -> str | None:
         """Record an explicit handoff from the current agent to agent `to`.
@@ -314,9 +321,7 @@ class Hoptrace(Lifecycle):
             if conversation_id is not None:
                 values[semconv.GEN_AI_CONVERSATION_ID] = str(conversation_id)
             for key, value in attributes.items():
-                values[semconv.RUN_ATTRIBUTE_PREFIX + key] = (
-                    value if _otel_value(value) else self._safe_preview(value)
-                )
+                values[semconv.RUN_ATTRIBUTE_PREFIX + key] = self._safe_attribute(key, value)
             frame = current_frame()
             if frame is None:
                 with self._lock:
@@ -353,12 +358,3 @@ class Hoptrace(Lifecycle):
         from ._llm import llm_call
 
         return llm_call(self, model, provider, operation)
-
-
-def _otel_value(value: Any) -> bool:
-    if isinstance(value, (str, bool, int, float)):
-        return True
-    if isinstance(value, (list, tuple)) and value:
-        first = type(value[0])
-        return first in (str, bool, int, float) and all(type(v) is first for v in value)
-    return False

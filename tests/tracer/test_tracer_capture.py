@@ -161,3 +161,21 @@ def test_arguments_are_named_with_varargs_and_kwargs(ht: Hoptrace, captured: Cap
 def test_bad_max_preview_bytes_is_a_clear_error(ht: Hoptrace) -> None:
     with pytest.raises(ValueError, match="max_preview_bytes"):
         ht.configure(max_preview_bytes=3)
+
+
+def test_span_and_run_attributes_are_redacted_too(ht: Hoptrace, captured: CapturedSpans) -> None:
+    @ht.workflow
+    def pipeline() -> None:
+        ht.set_run_attributes(api_key="abc", note="use sk-abcdefghijklmnopqrstuvwxyz", n=3)
+        with ht.span("call", authorization="Bearer abcdefghijklmnopqr", tags=["a", "b"], k=2):
+            pass
+
+    pipeline()
+    root = find(captured.spans, "invoke_workflow pipeline").attributes
+    assert root["hoptrace.run.api_key"] == REDACTED
+    assert root["hoptrace.run.note"] == f"use {REDACTED}"
+    assert root["hoptrace.run.n"] == 3
+    call = find(captured.spans, "call").attributes
+    assert call["authorization"] == REDACTED
+    assert list(call["tags"]) == ["a", "b"]
+    assert call["k"] == 2
