@@ -242,3 +242,55 @@ def test_plain_otel_genai_spans_as_json(store_receiver) -> None:
             "role": "recovered",
         },
     ]
+
+
+@pytest.mark.parametrize("mode", ["pass_control", "return_to_caller"])
+def test_upstream_genai_transfer_tool_is_a_handoff(store_receiver, mode: str) -> None:
+    """OTel GenAI upstream: `execute_tool` + `gen_ai.transfer.target.name` hands work to another
+    agent, either nested under the tool (return_to_caller) or as a later sibling (pass_control)."""
+    receiver, db = store_receiver
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "genai-app"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("genai")
+    coder_attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"}
+    with tracer.start_as_current_span(
+        "invoke_workflow ship", attributes={"gen_ai.operation.name": "invoke_workflow"}
+    ):
+        with (
+            tracer.start_as_current_span(
+                "invoke_agent planner",
+                attributes={
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": "planner",
+                },
+            ),
+            tracer.start_as_current_span(
+                "execute_tool transfer_to_coder coder",
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "transfer_to_coder",
+                    "gen_ai.agent.name": "planner",
+                    "gen_ai.transfer.mode": mode,
+                    "gen_ai.transfer.target.name": "coder",
+                },
+            ),
+        ):
+            if mode == "return_to_caller":
+                with tracer.start_as_current_span("invoke_agent coder", attributes=coder_attrs):
+                    pass
+        if mode == "pass_control":
+            with tracer.start_as_current_span("invoke_agent coder", attributes=coder_attrs):
+                pass
+    provider.shutdown()
+    status, _, _ = post(
+        receiver.endpoint, encode_spans(exporter.get_finished_spans()).SerializeToString()
+    )
+    assert status == 200
+    assert receiver.wait_idle(30)
+    handoffs = rows(db, "SELECT from_agent, to_agent, to_span_id IS NOT NULL AS ran FROM handoffs")
+    assert handoffs == [{"from_agent": "planner", "to_agent": "coder", "ran": True}]
+    assert {a["agent_name"] for a in rows(db, "SELECT agent_name FROM agents")} == {
+        "planner",
+        "coder",
+    }
