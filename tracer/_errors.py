@@ -51,17 +51,42 @@ def mark(exc: BaseException, origin: str) -> None:
 
 
 def chained_origin(exc: BaseException) -> str | None:
-    """Origin of a recorded exception this one was raised from or while handling."""
+    """Origin of a recorded exception this one was raised from or while handling.
+
+    An exception group (e.g. from `asyncio.TaskGroup`) points at the first of
+    its members that was recorded, preferring real failures over the
+    cancellations the group caused in sibling tasks.
+    """
+    origin = _group_origin(exc)
+    if origin is not None:
+        return origin
     current: BaseException | None = exc
     for _ in range(_CHAIN_LIMIT):
         if current is None:
             return None
         current = current.__cause__ if current.__cause__ is not None else current.__context__
         if current is not None:
-            origin = origin_of(current)
+            origin = origin_of(current) or _group_origin(current)
             if origin is not None:
                 return origin
     return None
+
+
+def _group_origin(exc: BaseException) -> str | None:
+    members = getattr(exc, "exceptions", None)
+    if not isinstance(members, tuple):
+        return None
+    fallback: str | None = None
+    for member in members[:_CHAIN_LIMIT]:
+        if not isinstance(member, BaseException):
+            continue
+        origin = origin_of(member) or _group_origin(member)
+        if origin is None:
+            continue
+        if type(member).__name__ != "CancelledError":
+            return origin
+        fallback = fallback or origin
+    return fallback
 
 
 def rejected_origin(frame: Frame) -> str | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
+import sys
+
 import pytest
 
 from tracer import Hoptrace, semconv
@@ -212,3 +216,30 @@ def test_exception_that_refuses_attributes(ht: Hoptrace, captured: CapturedSpans
     assert find(captured.spans, "outer").attributes[semconv.ERROR_CAUSE_SPAN_ID] == span_id(
         find(captured.spans, "inner")
     )
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="TaskGroup/ExceptionGroup are 3.11+")
+def test_task_group_failure_points_at_the_failing_task(
+    ht: Hoptrace, captured: CapturedSpans
+) -> None:
+    @ht.agent
+    async def fails() -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("model down")
+
+    @ht.agent
+    async def slow() -> None:
+        await asyncio.sleep(10)  # cancelled by the TaskGroup when `fails` fails
+
+    @ht.workflow
+    async def pipeline() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(slow())
+            tg.create_task(fails())
+
+    with pytest.raises(builtins.BaseExceptionGroup):  # a 3.11+ builtin; ruff targets 3.10
+        asyncio.run(pipeline())
+    root = find(captured.spans, "pipeline")
+    assert error_role(root) == "propagated"
+    assert root.attributes[semconv.ERROR_CAUSE_SPAN_ID] == span_id(find(captured.spans, "fails"))
+    assert find(captured.spans, "slow").attributes[semconv.ERROR_TYPE] == "CancelledError"
