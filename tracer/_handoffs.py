@@ -41,10 +41,14 @@ def handoff_links(
                     },
                 )
             )
-    waiting = run.explicit.get(spec.name)
-    if waiting:
-        with run.lock:
-            handoff_id, producer, payload = waiting.pop(0)
+    explicit = None
+    if run.explicit.get(spec.name):
+        with run.lock:  # another thread may be taking the same handoff
+            waiting = run.explicit.get(spec.name)
+            if waiting:
+                explicit = waiting.pop(0)
+    if explicit is not None:
+        handoff_id, producer, payload = explicit
         attributes = {
             semconv.LINK_TYPE: semconv.LINK_TYPE_HANDOFF,
             semconv.HANDOFF_KIND: semconv.KIND_EXPLICIT,
