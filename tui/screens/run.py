@@ -32,6 +32,7 @@ COST_WIDTH = 110
 class RunScreen(ReportsWorkerErrors, Screen[None]):
     """Tabs over one run; `escape` goes back to the runs list."""
 
+    AUTO_FOCUS = "#waterfall-view"  # one focus change on open (each one recomposes the footer)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "tab('waterfall')", "Waterfall"),
@@ -62,9 +63,6 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             with TabPane("Cost (c)", id="cost"):
                 yield LinesView(self.trace_id, id="cost-view")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one(Waterfall).focus()
 
     def load(self) -> None:
         """Read the run in a worker."""
