@@ -166,12 +166,12 @@ class Frame:
 
     def saw_error(self, origin_span_id: str, exc: BaseException) -> None:
         """A child span failed with an error originating at `origin_span_id`."""
-        if self.errors is None:
-            self.errors = []
-        for seen in self.errors:
-            if seen[0] == origin_span_id:
-                return
-        self.errors.append((origin_span_id, type(exc).__name__, _message(exc)))
+        entry = (origin_span_id, type(exc).__name__, _message(exc))
+        with Run.lock:  # children in several threads may fail at once
+            if self.errors is None:
+                self.errors = []
+            if all(seen[0] != origin_span_id for seen in self.errors):
+                self.errors.append(entry)
 
     def is_within(self, other: Frame) -> bool:
         """True if this frame is `other` or one of its descendants."""
