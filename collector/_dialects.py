@@ -294,12 +294,16 @@ def promote(
         types = attrs.get(sc.RECOVERED_TYPES)
         msgs = attrs.get(sc.RECOVERED_MESSAGES)
         if err_type is None and types:
-            err_type = ", ".join(map(str, types)) if isinstance(types, list) else str(types)
+            err_type = (
+                ", ".join(map(str, types)) if isinstance(types, (list, tuple)) else str(types)
+            )
         if out["error_message"] is None and msgs:
-            out["error_message"] = "; ".join(map(str, msgs)) if isinstance(msgs, list) else msgs
+            out["error_message"] = (
+                "; ".join(map(str, msgs)) if isinstance(msgs, (list, tuple)) else msgs
+            )
         ids = attrs.get(sc.RECOVERED_SPAN_IDS)
         if out["marker_cause"] is None and ids:
-            out["marker_cause"] = ids[0] if isinstance(ids, list) else str(ids)
+            out["marker_cause"] = ids[0] if isinstance(ids, (list, tuple)) else str(ids)
     out["error_type"] = None if err_type is None else str(err_type)
     if out["error_message"] is not None and not isinstance(out["error_message"], str):
         out["error_message"] = str(out["error_message"])

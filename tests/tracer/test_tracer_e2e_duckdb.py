@@ -107,6 +107,13 @@ def test_pipeline_lands_in_the_views(stored: tuple[Hoptrace, Path]) -> None:
         "invoke_agent orchestrator": "propagated",
         "invoke_workflow pipeline": "propagated",
     }
+    # the recovered row names the error it absorbed and points at that error's origin
+    recovered = collector.query(
+        "SELECT e.error_type, e.cause_span_id = o.span_id FROM errors e, errors o "
+        "WHERE e.role = 'recovered' AND o.role = 'origin'",
+        db=db,
+    ).rows()
+    assert recovered == [("RateLimitError", True)]
     [cost] = collector.query(
         "SELECT cost_usd FROM agents WHERE agent_name = 'researcher'", db=db
     ).rows()
