@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from collector._batch import SpanBatch
 
-__all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer"]
+__all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer", "drop_superseded_pending"]
 
 log = logging.getLogger("hoptrace.collect")
 
@@ -95,6 +95,35 @@ class SpanQueue:
             self._cond.notify_all()
 
 
+def drop_superseded_pending(batch: SpanBatch) -> tuple[SpanBatch, int]:
+    """Leave out pending copies (`end_ns` None) of spans whose finished version is in `batch`.
+
+    hoptrace's tracer exports every span twice, a pending copy at its start and the
+    finished span at its end; for short spans both often reach the writer in one batch.
+    The store would keep only the finished one anyway (a pending copy never replaces a
+    finished span), so leaving the copy out saves the store that work.
+    Returns the batch to write and how many copies were left out.
+    """
+    ends = batch.end_ns
+    if None not in ends:
+        return batch, 0
+    finished = {
+        (t, s) for t, s, e in zip(batch.trace_id, batch.span_id, ends, strict=True) if e is not None
+    }
+    keep = [
+        i
+        for i, (t, s, e) in enumerate(zip(batch.trace_id, batch.span_id, ends, strict=True))
+        if e is not None or (t, s) not in finished
+    ]
+    if len(keep) == len(ends):
+        return batch, 0
+    out = SpanBatch()
+    for name in out.__dataclass_fields__:
+        column = getattr(batch, name)
+        getattr(out, name).extend([column[i] for i in keep])
+    return out, len(ends) - len(keep)
+
+
 class Writer(threading.Thread):
     """The one thread that writes queued spans to the store."""
 
@@ -148,6 +177,7 @@ class Writer(threading.Thread):
         merged = SpanBatch()
         for batch in taken:
             merged.extend(batch)
+        merged, superseded = drop_superseded_pending(merged)
         try:
             self._write(merged)
         except Exception:
@@ -159,20 +189,23 @@ class Writer(threading.Thread):
             for batch in taken:
                 self._write_one(batch)
         else:
-            self._done(written=len(merged))
+            # the left-out pending copies count as written: their finished form just was
+            self._done(written=len(merged) + superseded)
 
     def _write_one(self, batch: SpanBatch) -> None:
+        # left-out pending copies share the fate of their finished span
+        batch, superseded = drop_superseded_pending(batch)
         for attempt in range(_ATTEMPTS):
             try:
                 self._write(batch)
             except Exception:
                 if attempt + 1 == _ATTEMPTS:
                     log.exception("dropping %d spans after %d failed writes", len(batch), _ATTEMPTS)
-                    self._done(dropped=len(batch))
+                    self._done(dropped=len(batch) + superseded)
                     return
                 time.sleep(self._retry_delay * (2**attempt))
             else:
-                self._done(written=len(batch))
+                self._done(written=len(batch) + superseded)
                 return
 
     def _done(self, *, written: int = 0, dropped: int = 0) -> None:
