@@ -7,7 +7,6 @@ from pathlib import Path
 from conftest import make_app, of_type, screen_text, settle
 from demo_db import CHAIN_RUN, OK_RUN, PENDING_RUN, REJECTED_RUN
 from textual.message import Message
-from textual.widgets import TabbedContent
 
 from tui.app import HoptraceApp
 from tui.messages import OpenRun, OpenSpan, RunLoaded, SpanDetailLoaded, SqlFinished
@@ -93,7 +92,7 @@ async def test_errors_tab_shows_paths_hop_by_hop(demo_db: Path) -> None:
     async with app.run_test(size=(140, 36), message_hook=messages.append) as pilot:
         screen = await open_run(pilot, REJECTED_RUN)
         await pilot.press("e")
-        assert screen.query_one(TabbedContent).active == "errors"
+        assert screen.active_tab == "errors"
         view = screen.query_one("#errors-view", LinesView)
         assert view.has_focus
         lines = [line.text for line in view.lines]
@@ -132,7 +131,7 @@ async def test_cost_tab_per_agent_shares_and_total(demo_db: Path) -> None:
     async with app.run_test(size=(140, 36)) as pilot:
         screen = await open_run(pilot, OK_RUN)
         await pilot.press("c")
-        assert screen.query_one(TabbedContent).active == "cost"
+        assert screen.active_tab == "cost"
         text = screen_text(pilot)
         assert "run total $0.00175" in text
         coder = next(line for line in text.splitlines() if line.startswith("coder"))
@@ -141,7 +140,13 @@ async def test_cost_tab_per_agent_shares_and_total(demo_db: Path) -> None:
         orchestrator = next(line for line in text.splitlines() if line.startswith("orchestrator"))
         assert "$0.00175" in orchestrator  # inclusive of the agents it delegated to
         await pilot.press("w")
-        assert screen.query_one(TabbedContent).active == "waterfall"
+        assert screen.active_tab == "waterfall"
+        # the tab bar answers clicks too
+        from tui.screens.run import TabBar
+
+        await pilot.click(TabBar, offset=(19, 0))
+        assert screen.active_tab == "errors"
+        assert screen.query_one("#errors-view").has_focus
 
 
 async def test_span_detail_and_jump_to_handoff_producer(demo_db: Path) -> None:
