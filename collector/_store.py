@@ -31,6 +31,7 @@ version keeps); a newer file is refused with a clear `SchemaVersionError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import defaultdict
@@ -134,12 +135,26 @@ class SpanStore:
             return
         table = _dedupe(batch_to_arrow(batch))
         with self._lock, write_connection(self.path, self.timeout) as conn:
-            conn.execute("BEGIN TRANSACTION")
-            _write(conn, table)
-            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                _write(conn, table)
+                conn.execute("COMMIT")
+            except duckdb.CatalogException:
+                # the file was deleted or replaced since this store created it: start over
+                conn.execute("ROLLBACK")
+                _ensure_schema(conn, self.path)
+                conn.execute("BEGIN TRANSACTION")
+                _write(conn, table)
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         """Nothing stays open between writes; kept for symmetry with other stores."""
+
+
+def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    # in an aborted transaction unregister fails too; the original error matters
+    with contextlib.suppress(duckdb.Error):
+        conn.unregister(name)
 
 
 def _validate(batch: SpanBatch) -> None:
@@ -188,7 +203,7 @@ def _upsert(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
             "AND s.trace_id = b.trace_id AND s.span_id = b.span_id)"
         )
     finally:
-        conn.unregister("_batch")
+        _unregister(conn, "_batch")
 
 
 def _bounds(table: pa.Table) -> tuple[int, int]:
@@ -240,7 +255,7 @@ def _write(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
         ]
         _update_span_facts(conn, changed, window)
     finally:
-        conn.unregister("_touched")
+        _unregister(conn, "_touched")
 
 
 def _facts_of(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -294,7 +309,7 @@ def _derive_and_store(
         try:
             conn.execute(f"INSERT INTO {table} SELECT * FROM _derived")
         finally:
-            conn.unregister("_derived")
+            _unregister(conn, "_derived")
     return facts
 
 
@@ -307,7 +322,7 @@ def rederive(conn: duckdb.DuckDBPyConnection, traces: list[str]) -> None:
         facts = _derive_and_store(conn, _read_spans(conn, "TRUE"))
         _update_span_facts(conn, list(facts.values()), "TRUE")
     finally:
-        conn.unregister("_touched")
+        _unregister(conn, "_touched")
 
 
 def _update_span_facts(
@@ -332,7 +347,7 @@ def _update_span_facts(
             "AND s.trace_id = d.trace_id AND s.span_id = d.span_id"
         )
     finally:
-        conn.unregister("_facts")
+        _unregister(conn, "_facts")
 
 
 # --- schema, prices, migration -----------------------------------------------------
@@ -466,5 +481,5 @@ def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
             "INSERT OR REPLACE INTO hoptrace_meta VALUES ('prices_source', ?)", [signature]
         )
     finally:
-        conn.unregister("_prices")
-        conn.unregister("_aliases")
+        _unregister(conn, "_prices")
+        _unregister(conn, "_aliases")

@@ -400,3 +400,11 @@ def test_bad_batch_is_refused_and_nothing_is_written(db: Path) -> None:
     with pytest.raises(ValueError, match="differ in length"):
         s.write(b)
     assert q(db, "SELECT count(*) FROM spans") == [(0,)]
+
+
+def test_store_recreates_a_deleted_file(db: Path) -> None:
+    s = SpanStore(db)
+    s.write(recovered_run())
+    db.unlink()
+    s.write(failed_run())
+    assert q(db, "SELECT trace_id FROM runs") == [(FAIL,)]
