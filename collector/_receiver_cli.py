@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                return 1
+                # The writer thread may be inside DuckDB, waiting on the lock: interpreter
+                # finalisation would unwind it through C++ frames and abort the process
+                # (SIGABRT). Abandoning was asked for, so leave without finalising.
+                os._exit(1)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

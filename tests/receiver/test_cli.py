@@ -194,7 +194,12 @@ def test_a_second_signal_abandons_a_drain_that_cannot_finish(tmp_path) -> None:
             resp.read()
             assert resp.status == 200  # acknowledged once queued
         collect.proc.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
+        # the second signal must reach a drain that has started, not a process still busy
+        while "stopping" not in (line := collect.proc.stderr.readline()):  # type: ignore[union-attr]
+            assert line, "".join(collect.lines)
+            collect.lines.append(line)
+        collect.lines.append(line)
+        time.sleep(0.5)  # let the drain reach its blocked write
         code, err = collect.stop(signal.SIGTERM)
     finally:
         blocker.close()
