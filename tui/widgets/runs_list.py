@@ -19,7 +19,6 @@ from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -27,6 +26,7 @@ from collector import queries
 from collector.queries import RunFilter, RunRow, RunSort
 from tui.layout.columns import RUN_COLUMNS, column_at, fit_columns, render_cells, run_cells
 from tui.messages import OpenRun, RunsLoaded, RunsPageLoaded
+from tui.widgets._cursor import CURSOR_BINDINGS, RowCursor
 from tui.workers import ReportsWorkerErrors
 
 __all__ = ["PAGE_SIZE", "RunsList"]
@@ -34,18 +34,10 @@ __all__ = ["PAGE_SIZE", "RunsList"]
 PAGE_SIZE = 200
 
 
-class RunsList(ReportsWorkerErrors, ScrollView, can_focus=True):
+class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
     """Virtual list of runs with a sticky header row."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
-        Binding("enter", "open", "Open run"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*CURSOR_BINDINGS, Binding("enter", "open", "Open run")]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "runs-list--header",
         "runs-list--cursor",
@@ -258,33 +250,13 @@ class RunsList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     # --- moving around --------------------------------------------------------
 
-    def _move_to(self, index: int) -> None:
-        if self.count == 0:
-            return
-        old = self.cursor
-        self.cursor = max(0, min(index, self.count - 1))
-        rows_on_screen = max(1, self.size.height - 1)
-        top = round(self.scroll_offset.y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + rows_on_screen:
-            self.scroll_to(y=self.cursor - rows_on_screen + 1, animate=False, immediate=True)
+    def row_count(self) -> int:
+        """Runs matching the filter (the list is virtual: most are not loaded)."""
+        return self.count
+
+    def cursor_moved(self) -> None:
+        """Keep the selection by trace id so live reloads do not make it jump."""
         self._remember_selection()
-        top = round(self.scroll_offset.y)
-        for i in (old, self.cursor):
-            self.refresh_lines(i - top + 1)
-
-    def action_cursor(self, delta: int) -> None:
-        """Move the selection by `delta` rows."""
-        self._move_to(self.cursor + delta)
-
-    def action_page(self, direction: int) -> None:
-        """Move the selection by a screenful."""
-        self._move_to(self.cursor + direction * max(1, self.size.height - 2))
-
-    def action_jump(self, index: int) -> None:
-        """First (0) or last (-1) row."""
-        self._move_to(self.count - 1 if index < 0 else index)
 
     def action_open(self) -> None:
         """Open the selected run."""

@@ -16,7 +16,6 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from collector.queries import RunBundle, SpanRow
@@ -38,22 +37,18 @@ from tui.layout import (
 )
 from tui.layout.fmt import fmt_duration, truncate
 from tui.messages import OpenSpan
+from tui.widgets._cursor import CURSOR_BINDINGS, RowCursor
 
 __all__ = ["Waterfall"]
 
 DURATION_W = 8
 
 
-class Waterfall(ScrollView, can_focus=True):
+class Waterfall(RowCursor, can_focus=True):
     """Collapsible span tree with a zoomable time axis."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
+        *CURSOR_BINDINGS,
         Binding("left", "collapse", "Collapse", show=False),
         Binding("right", "expand", "Expand", show=False),
         Binding("space", "fold", "Fold"),
@@ -236,35 +231,9 @@ class Waterfall(ScrollView, can_focus=True):
 
     # --- moving, folding, zooming ---------------------------------------------
 
-    def _scroll_to_cursor(self) -> None:
-        rows_on_screen = max(1, self.size.height - 1)
-        top = round(self.scroll_offset.y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + rows_on_screen:
-            self.scroll_to(y=self.cursor - rows_on_screen + 1, animate=False, immediate=True)
-
-    def _move_to(self, index: int) -> None:
-        if not self.rows:
-            return
-        old = self.cursor
-        self.cursor = max(0, min(index, len(self.rows) - 1))
-        self._scroll_to_cursor()
-        top = round(self.scroll_offset.y)
-        for i in (old, self.cursor):
-            self.refresh_lines(i - top + 1)
-
-    def action_cursor(self, delta: int) -> None:
-        """Move the selection by `delta` rows."""
-        self._move_to(self.cursor + delta)
-
-    def action_page(self, direction: int) -> None:
-        """Move by a screenful."""
-        self._move_to(self.cursor + direction * max(1, self.size.height - 2))
-
-    def action_jump(self, index: int) -> None:
-        """First (0) or last (-1) row."""
-        self._move_to(len(self.rows) - 1 if index < 0 else index)
+    def row_count(self) -> int:
+        """Visible (unfolded) rows of the tree."""
+        return len(self.rows)
 
     def action_collapse(self) -> None:
         """Fold the selected span, or go to its parent if it is folded or a leaf."""
