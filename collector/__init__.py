@@ -1,6 +1,6 @@
 """hoptrace's collector: the DuckDB span store, its SQL views and the ingest paths.
 
-Public API (see docs/readme/collector.md):
+Public API (see the README, "The trace store"):
 
 - `DuckDBSpanExporter(db=None)`: OTel SpanExporter, the zero-config sink.
 - `SpanStore(db=None).write(SpanBatch)`: the one write path (exporter, OTLP receiver).

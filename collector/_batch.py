@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # OTLP SpanKind / Status.code enums as the store spells them.
-SPAN_KINDS: tuple[str, ...] = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+SPAN_KINDS: tuple[str, ...] = (
+    "UNSPECIFIED",
+    "INTERNAL",
+    "SERVER",
+    "CLIENT",
+    "PRODUCER",
+    "CONSUMER",
+)
 STATUS_CODES: tuple[str, ...] = ("UNSET", "OK", "ERROR")
 
 

@@ -3,7 +3,7 @@
 Pure functions over plain dicts (one per span, keys = span_t columns), so they are
 unit-tested on small ASCII-tree fixtures without a database.
 
-Rules (documented in docs/readme/collector.md):
+Rules (documented in the README, "How the derived columns are computed"):
 - Effective agent: an agent span names itself; any other span takes its own
   `gen_ai.agent.name` if set, else the nearest enclosing agent span's name.
 - Billable model call (`is_llm_call`): an llm-class span with no llm-class ancestor

@@ -2,7 +2,7 @@
 
 The HTTP protocol handling is in `collector._receiver_http`, the queue and the
 writer thread in `collector._receiver_queue`. The 200 is sent once the spans are
-queued, not once they are committed: see `docs/readme/collect.md` for that
+queued, not once they are committed: see the README ("Design: queue, back-pressure, durability") for that
 durability trade-off. `Receiver.stop()` stops accepting, lets in-flight requests
 finish, then drains the queue into the store before returning.
 """

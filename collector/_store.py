@@ -9,7 +9,7 @@ bounded, jittered backoff, and detaches. Readers (`read_connection`, `query`,
 `hoptrace sql`, the TUI) attach READ_ONLY per query; writers yield to nobody but
 raise a "writer waiting" flag that polling readers respect. The exporter buffers
 and writes every 0.2 s, keeping (and retrying) a batch it could not write. The
-details live in collector._connect; docs/readme/collector.md explains it to users.
+details live in collector._connect; the README ("One writer, many readers") explains it to users.
 
 Every `write()` attaches the file read-write and runs ONE transaction:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# Before anything imports litellm: no network at import (see docs/readme/tracer.md).
+# Before anything imports litellm: no network at import (see the README).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from collections.abc import Iterator

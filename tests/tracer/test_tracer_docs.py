@@ -1,4 +1,4 @@
-"""The examples in docs/readme/tracer.md run as written."""
+"""The examples in the README's tracer section run as written."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 pytest.importorskip("litellm")
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
 
-DOC = Path(__file__).parents[2] / "docs" / "readme" / "tracer.md"
+DOC = Path(__file__).parents[2] / "README.md"
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Tracing your agents") :]
+    section = section[: section.index("\n## ", 1)]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
 def test_quickstart_and_testing_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
