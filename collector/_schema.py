@@ -27,6 +27,17 @@ OLDEST_MIGRATABLE: int = 1
 
 # (column, DuckDB type) of span_t, in insert order. The Arrow schema of an ingest
 # batch is generated from this list (collector._ingest), so the two cannot drift.
+_DERIVED_FACTS: tuple[tuple[str, str], ...] = (
+    ("agent_name", "VARCHAR"),
+    ("agent_span_id", "VARCHAR"),
+    ("error_role", "VARCHAR"),
+    ("cause_span_id", "VARCHAR"),
+    ("on_critical_path", "BOOLEAN"),
+    ("critical_path_ms", "DOUBLE"),
+    ("is_llm_call", "BOOLEAN"),
+)
+"""Per-span facts that need the whole trace: the tail of span_t and the derive staging table."""
+
 SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     # raw OTel
     ("trace_id", "VARCHAR"),
@@ -79,28 +90,16 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("handoff_links", "VARCHAR"),  # JSON text
     ("handoff_events", "VARCHAR"),  # JSON text
     # derived from the whole trace (collector._derive), NULL until derived
-    ("agent_name", "VARCHAR"),
-    ("agent_span_id", "VARCHAR"),
-    ("error_role", "VARCHAR"),
-    ("cause_span_id", "VARCHAR"),
-    ("on_critical_path", "BOOLEAN"),
-    ("critical_path_ms", "DOUBLE"),
-    ("is_llm_call", "BOOLEAN"),
+    *_DERIVED_FACTS,
 )
 SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in SPAN_COLUMNS)
 RAW_COLUMN_NAMES: tuple[str, ...] = SPAN_COLUMN_NAMES[:15]
 
 DERIVED_COLUMNS: tuple[tuple[str, str], ...] = (
-    # the staging shape of the derived span_t columns (see SPAN_COLUMNS' tail)
+    # the staging shape of the derived span_t columns
     ("trace_id", "VARCHAR"),
     ("span_id", "VARCHAR"),
-    ("agent_name", "VARCHAR"),
-    ("agent_span_id", "VARCHAR"),
-    ("error_role", "VARCHAR"),
-    ("cause_span_id", "VARCHAR"),
-    ("on_critical_path", "BOOLEAN"),
-    ("critical_path_ms", "DOUBLE"),
-    ("is_llm_call", "BOOLEAN"),
+    *_DERIVED_FACTS,
     ("start_ns", "BIGINT"),  # lets writes prune row groups by time (zonemaps)
 )
 DERIVED_SPAN_COLUMNS: tuple[str, ...] = tuple(c for c, _ in DERIVED_COLUMNS[2:-1])
