@@ -402,6 +402,15 @@ def test_cost_lines_table() -> None:
     assert lines[-1].text.startswith("run total $0.7500")
 
 
+def test_cost_of_calls_that_all_failed_is_not_an_unknown_price() -> None:
+    failed = AgentRow("coder", 1, 10.0, None, None, 3, 0, 0, None, None, 3, ("claude-sonnet-4-5",))
+    table = cost_table([agent_row("memory", 0.5, 0.5), failed])
+    assert not table.unknown_cost  # no usage was reported, so no price is missing
+    row = next(line for line in cost_lines(table, 110) if line.text.startswith("coder"))
+    assert row.text.split()[1:3] == ["-", "-"]
+    assert not any("price unknown" in line.text for line in cost_lines(table, 110))
+
+
 def detail(**kw: object) -> SpanDetail:
     base = dict(
         trace_id="t", span_id="s", parent_span_id=None, name="invoke_agent reviewer",

@@ -37,6 +37,11 @@ class CostLine:
     models: tuple[str, ...]
     share: float | None
 
+    @property
+    def has_usage(self) -> bool:
+        """Whether its model calls reported any tokens (failed calls report none)."""
+        return bool(self.input_tokens or self.output_tokens)
+
 
 @dataclass(frozen=True, slots=True)
 class CostTable:
@@ -77,7 +82,9 @@ def cost_table(agents: Sequence[AgentRow], run_total_usd: float | None = None) -
         total_usd=total,
         input_tokens=sum(c.input_tokens for c in lines),
         output_tokens=sum(c.output_tokens for c in lines),
-        unknown_cost=any(a.llm_calls and a.cost_usd is None for a in agents),
+        # calls that reported no tokens (failed calls) cost nothing knowable, but their
+        # price is not what is missing: only priced-but-unknown usage earns the "n/a" note
+        unknown_cost=any(c.own_usd is None and c.llm_calls and c.has_usage for c in lines),
     )
 
 

@@ -79,8 +79,9 @@ def cost_lines(table: CostTable, width: int) -> list[Line]:
         out.append(Line("No agents in this run.", "muted"))
     for c in table.lines:
         share = "" if c.share is None else f"{c.share:.0%}"
-        own = fmt_cost(c.own_usd) if c.llm_calls or c.own_usd is not None else "-"
-        incl = fmt_cost(c.inclusive_usd) if c.inclusive_usd is not None or c.llm_calls else "-"
+        priced = bool(c.llm_calls) and c.has_usage  # all calls failed: "-", not "n/a"
+        own = fmt_cost(c.own_usd) if c.own_usd is not None or priced else "-"
+        incl = fmt_cost(c.inclusive_usd) if c.inclusive_usd is not None or priced else "-"
         out.append(
             Line(
                 f"{truncate(c.agent, 13):<14}{own:>11}"
@@ -88,7 +89,7 @@ def cost_lines(table: CostTable, width: int) -> list[Line]:
                 f"{fmt_tokens(c.output_tokens):>8}{c.llm_calls:>6}"
                 f"  {truncate(', '.join(c.models), models_w):<{models_w}} {share:>6} "
                 f"{share_bar(c.share, bar_w)}",
-                "row" if c.share is not None or not c.llm_calls else "unknown",
+                "row" if c.share is not None or not priced else "unknown",
             )
         )
     out.append(Line(""))
