@@ -8,7 +8,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Label
+from textual.widgets import ContentSwitcher, Label
 from textual.worker import get_current_worker
 
 from collector import queries
@@ -17,6 +17,7 @@ from tui.layout import build_tree, cost_lines, cost_table, critical_shares, erro
 from tui.layout.columns import display_name
 from tui.layout.fmt import fmt_cost, fmt_duration, fmt_time, fmt_tokens
 from tui.messages import OpenSpan, RunLoaded, StoreChanged
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.lines_view import LinesView
 from tui.widgets.waterfall import Waterfall
 from tui.workers import ReportsWorkerErrors
@@ -61,7 +62,7 @@ class TabBar(Label):
 class RunScreen(ReportsWorkerErrors, Screen[None]):
     """Tabs over one run; `escape` goes back to the runs list."""
 
-    AUTO_FOCUS = "#waterfall-view"  # one focus change on open (each one recomposes the footer)
+    AUTO_FOCUS = "#waterfall-view"  # one focus change on open
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "tab('waterfall')", "Waterfall"),
@@ -91,7 +92,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             yield Waterfall(self.trace_id, self.hoptrace.clock, id="waterfall-view")
             yield LinesView(self.trace_id, id="errors-view")
             yield LinesView(self.trace_id, id="cost-view")
-        yield Footer()
+        yield KeyBar()
 
     def load(self) -> None:
         """Read the run in a worker."""

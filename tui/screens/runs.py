@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
 from collector.queries import RUN_SORT_KEYS, RunFilter, RunSort
 from tui.messages import OpenRun, RunsLoaded, StoreChanged
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.runs_list import RunsList
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class RunsScreen(Screen[None]):
         # start reading now: the first page is queried while the widgets mount
         runs.reload()
         yield runs
-        yield Footer()
+        yield KeyBar()
 
     @property
     def runs(self) -> RunsList:

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from collector import queries
 from tui.layout.detail import detail_sections, handoff_producers
 from tui.messages import SpanDetailLoaded
+from tui.widgets.key_bar import KeyBar
 from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class SpanScreen(ReportsWorkerErrors, Screen[str | None]):
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(Static(f"span {self.span_id} (loading…)"), id="span-detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#span-detail").focus()

@@ -9,12 +9,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState
 
 from collector import queries
 from tui.layout.lines import Line
 from tui.messages import SqlFinished
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.lines_view import LinesView
 from tui.workers import ReportsWorkerErrors
 
@@ -66,7 +67,7 @@ class SqlScreen(ReportsWorkerErrors, Screen[None]):
         yield Input(placeholder="SELECT * FROM runs ORDER BY start_time DESC", id="sql-input")
         yield Label(f"read-only; at most {MAX_ROWS} rows are shown", id="sql-status")
         yield LinesView(id="sql-result")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
