@@ -195,13 +195,13 @@ def wrap(owner: Hoptrace, func: F, spec: Spec) -> F:
     return cast(F, wrapper)
 
 
+def _hooks(owner: Hoptrace, spec: Spec) -> tuple[Any, Any, Any, bool]:
+    """The bound methods a wrapper calls, looked up once at decoration time, not per call."""
+    return owner._enter, owner._exit_ok, owner._exit_error, spec.capture
+
+
 def _sync_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
-    enter, exit_ok, exit_error, capture = (
-        owner._enter,
-        owner._exit_ok,
-        owner._exit_error,
-        spec.capture,
-    )
+    enter, exit_ok, exit_error, capture = _hooks(owner, spec)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         frame = enter(spec, args, kwargs)
@@ -219,12 +219,7 @@ def _sync_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Call
 
 
 def _async_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
-    enter, exit_ok, exit_error, capture = (
-        owner._enter,
-        owner._exit_ok,
-        owner._exit_error,
-        spec.capture,
-    )
+    enter, exit_ok, exit_error, capture = _hooks(owner, spec)
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         frame = enter(spec, args, kwargs)
@@ -242,12 +237,7 @@ def _async_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Cal
 
 
 def _gen_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
-    enter, exit_ok, exit_error, capture = (
-        owner._enter,
-        owner._exit_ok,
-        owner._exit_error,
-        spec.capture,
-    )
+    enter, exit_ok, exit_error, capture = _hooks(owner, spec)
 
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         frame = enter(spec, args, kwargs)
@@ -290,12 +280,7 @@ def _gen_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Calla
 
 
 def _async_gen_wrapper(owner: Hoptrace, func: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
-    enter, exit_ok, exit_error, capture = (
-        owner._enter,
-        owner._exit_ok,
-        owner._exit_error,
-        spec.capture,
-    )
+    enter, exit_ok, exit_error, capture = _hooks(owner, spec)
 
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         frame = enter(spec, args, kwargs)
