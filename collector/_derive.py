@@ -1,37 +1,373 @@
-"""Facts that need the whole trace, computed once per write for the touched traces.
+"""Facts that need the whole trace, derived in DuckDB for the traces a write touches.
 
-Pure functions over plain dicts (one per span, keys = span_t columns), so they are
-unit-tested on small ASCII-tree fixtures without a database.
+Input: the temp table `_all`, every span of the touched traces (stored ones merged
+with the batch), with the span_t columns in `DERIVE_COLUMNS`. Output: temp tables
+`_facts` (per span), `_runs`, `_agents`, `_handoffs`, `_errors`, shaped like the
+derived span_t columns and the rollup tables. Set-based SQL, so the cost per span
+stays flat however many traces a flush holds; only error roles (a few spans per
+failed run) go through Python (collector._errors).
 
-Rules (documented in the README, "How the derived columns are computed"):
+Rules (the README's "How the derived columns are computed"):
 - Effective agent: an agent span names itself; any other span takes its own
   `gen_ai.agent.name` if set, else the nearest enclosing agent span's name.
-- Billable model call (`is_llm_call`): an llm-class span with no llm-class ancestor
-  (litellm's span inside hoptrace's `chat` span is not counted twice).
-- Error roles: hoptrace's markers win (`hoptrace.error.role` / `.cause_span_id`).
-  Unmarked: an ERROR span without an ERROR descendant is an origin; an ERROR span
-  with one propagates it (cause = the origin reached through its latest-ending
-  ERROR child, else descendant). An unmarked non-ERROR span with an ERROR child
-  recovered it. A span named by a `hoptrace.reject` event is 'rejected'
-  (error_type 'Rejected', message = reason).
-- Root cause of a failed run: from the root's error follow cause_span_id until a
-  span without one; that span's agent and error type.
+- Billable model call (`is_llm_call`): an llm-class span with no llm-class ancestor.
 - Critical path: Jaeger's walk from the root: a span's last-finishing child, then
-  the child that finished before that one started, and so on; each span's own time
-  on the path is its `critical_path_ms`. Pending spans end "now" (latest time seen).
-- Orphans (parent not in the trace) are roots of their own subtrees.
+  the child that finished before that one started, and so on, each child clipped
+  to its parent. Set-based: a child's successor on the path is the sibling with
+  the latest end at or before its start, found with one running count per parent;
+  the path is what is reachable from the root through first-child / successor edges.
+  Pending spans end "now" (the latest time seen in the trace).
+- Orphans (parent not in the trace) are roots of their own subtrees; spans in a
+  parent cycle (corrupt ids) become roots too.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+import pyarrow as pa
+
+from collector._errors import derive_errors
+from collector._schema import DERIVED_COLUMNS, DERIVED_TABLES
 from tracer import semconv as sc
 
-Span = dict[str, Any]
+DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("start_ns", "BIGINT"),
+    ("end_ns", "BIGINT"),
+    ("status", "VARCHAR"),
+    ("pending", "BOOLEAN"),
+    ("span_class", "VARCHAR"),
+    ("native", "BOOLEAN"),
+    ("agent_attr", "VARCHAR"),
+    ("agent_span_attr", "VARCHAR"),
+    ("error_type", "VARCHAR"),
+    ("error_message", "VARCHAR"),
+    ("marker_role", "VARCHAR"),
+    ("marker_cause", "VARCHAR"),
+    ("rejects", "VARCHAR"),
+    ("handoff_links", "VARCHAR"),
+    ("handoff_events", "VARCHAR"),
+    ("handoff_from_agent", "VARCHAR"),
+    ("handoff_from_span_id", "VARCHAR"),
+    ("handoff_to_agent", "VARCHAR"),
+    ("handoff_payload", "VARCHAR"),
+    ("input_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("cost_usd", "DOUBLE"),
+    ("model", "VARCHAR"),
+    ("service_name", "VARCHAR"),
+    ("conversation_id", "VARCHAR"),
+    ("input_preview", "VARCHAR"),
+    ("attributes", "VARCHAR"),  # only needed (and only read) for parentless spans
+)
+"""The span_t columns derivation reads (`_all` may carry more)."""
+
+_WALK = """
+CREATE OR REPLACE TEMP TABLE _n AS
+SELECT a.*, t.now,
+       CASE WHEN a.end_ns IS NULL OR coalesce(a.pending, false) THEN t.now ELSE a.end_ns END AS end_eff,
+       CASE WHEN p.span_id IS NOT NULL AND a.parent_span_id <> a.span_id THEN a.parent_span_id END AS par
+FROM _all a
+JOIN (SELECT trace_id, max(greatest(start_ns, coalesce(end_ns, 0))) AS now FROM _all GROUP BY trace_id) t
+  USING (trace_id)
+LEFT JOIN (SELECT trace_id, span_id FROM _all) p
+  ON p.trace_id = a.trace_id AND p.span_id = a.parent_span_id;
+
+CREATE OR REPLACE TEMP TABLE _w AS
+WITH RECURSIVE w AS (
+    SELECT trace_id, span_id, span_class AS cls, 0 AS depth,
+           CASE WHEN span_class = 'agent' THEN span_id END AS agent_sid,
+           CASE WHEN span_class = 'agent' THEN agent_attr END AS agent_nm,
+           NULL::VARCHAR AS outer_sid, NULL::VARCHAR AS outer_nm, false AS in_llm,
+           CASE WHEN span_class = 'agent' AND agent_attr IS NOT NULL
+                THEN [agent_attr] ELSE []::VARCHAR[] END AS chain,
+           []::VARCHAR[] AS anc, start_ns AS cs, end_eff AS ce,
+           NULL::BIGINT AS pcs, NULL::BIGINT AS pce
+    FROM _n WHERE par IS NULL
+    UNION ALL
+    SELECT c.trace_id, c.span_id, c.span_class, w.depth + 1,
+           CASE WHEN c.span_class = 'agent' THEN c.span_id ELSE w.agent_sid END,
+           CASE WHEN c.span_class = 'agent' THEN c.agent_attr ELSE w.agent_nm END,
+           w.agent_sid, w.agent_nm, w.in_llm OR w.cls = 'llm',
+           CASE WHEN c.span_class = 'agent' AND c.agent_attr IS NOT NULL
+                THEN list_append(w.chain, c.agent_attr) ELSE w.chain END,
+           list_append(w.anc, w.span_id), greatest(c.start_ns, w.cs), least(c.end_eff, w.ce),
+           w.cs, w.ce
+    FROM w JOIN _n c ON c.trace_id = w.trace_id AND c.par = w.span_id
+)
+SELECT * FROM w
+UNION ALL  -- spans in a parent cycle are never reached from a root: they become roots
+SELECT n.trace_id, n.span_id, n.span_class, 0,
+       CASE WHEN n.span_class = 'agent' THEN n.span_id END,
+       CASE WHEN n.span_class = 'agent' THEN n.agent_attr END, NULL, NULL, false,
+       CASE WHEN n.span_class = 'agent' AND n.agent_attr IS NOT NULL
+            THEN [n.agent_attr] ELSE []::VARCHAR[] END,
+       []::VARCHAR[], n.start_ns, n.end_eff, NULL, NULL
+FROM _n n ANTI JOIN w ON w.trace_id = n.trace_id AND w.span_id = n.span_id;
+
+CREATE OR REPLACE TEMP TABLE _f AS
+SELECT n.*, w.depth, w.agent_sid, w.outer_sid, w.outer_nm, w.chain, w.anc, w.cs, w.ce, w.pcs, w.pce,
+       CASE WHEN w.depth = 0 THEN NULL ELSE n.par END AS tpar,
+       CASE WHEN n.span_class = 'agent' THEN n.agent_attr
+            ELSE coalesce(n.agent_attr, w.agent_nm) END AS agent_name,
+       CASE WHEN n.span_class = 'agent' THEN n.span_id
+            ELSE coalesce(n.agent_span_attr, w.agent_sid) END AS agent_span_id,
+       n.span_class = 'llm' AND NOT w.in_llm AS is_llm
+FROM _n n JOIN _w w USING (trace_id, span_id);
+
+CREATE OR REPLACE TEMP TABLE _root AS
+SELECT trace_id, span_id AS root_id FROM _f WHERE tpar IS NULL
+QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY coalesce(parent_span_id, '') <> '',
+                                                         start_ns, span_id) = 1;
+"""
+
+_CRITICAL_PATH = """
+-- children that overlap their parent's window, numbered by end (the walk pops the last)
+CREATE OR REPLACE TEMP TABLE _v AS
+SELECT trace_id, span_id, tpar AS par, cs, ce,
+       row_number() OVER (PARTITION BY trace_id, tpar ORDER BY end_eff, span_id) AS pos
+FROM _f WHERE tpar IS NOT NULL AND start_ns < pce AND ce > pcs;
+
+-- successor of c: the sibling with the highest position among those ending by c's start
+-- (ends grow with positions, so they are the first m of them)
+CREATE OR REPLACE TEMP TABLE _e AS
+WITH probes AS (
+    SELECT trace_id, span_id, probe,
+           sum(1 - probe) OVER (PARTITION BY trace_id, par ORDER BY x, probe
+                                ROWS UNBOUNDED PRECEDING) AS m
+    FROM (SELECT trace_id, par, span_id, ce AS x, 0 AS probe FROM _v
+          UNION ALL SELECT trace_id, par, span_id, cs AS x, 1 AS probe FROM _v)
+)
+SELECT trace_id, par AS src, span_id AS dst FROM _v
+QUALIFY pos = max(pos) OVER (PARTITION BY trace_id, par)
+UNION ALL
+SELECT v.trace_id, v.span_id, s.span_id
+FROM _v v JOIN probes q ON q.probe = 1 AND q.trace_id = v.trace_id AND q.span_id = v.span_id
+JOIN _v s ON s.trace_id = v.trace_id AND s.par = v.par AND s.pos = least(q.m, v.pos - 1);
+
+CREATE OR REPLACE TEMP TABLE _cp AS
+WITH RECURSIVE p(trace_id, span_id) AS (
+    SELECT trace_id, root_id FROM _root
+    UNION ALL
+    SELECT e.trace_id, e.dst FROM p JOIN _e e ON e.trace_id = p.trace_id AND e.src = p.span_id
+),
+on_path AS (SELECT f.trace_id, f.span_id, f.tpar, f.ce - f.cs AS len
+            FROM _f f SEMI JOIN p ON p.trace_id = f.trace_id AND p.span_id = f.span_id)
+SELECT o.trace_id, o.span_id, o.len - coalesce(k.kids, 0) AS own_ns
+FROM on_path o LEFT JOIN (SELECT trace_id, tpar, sum(len) AS kids FROM on_path GROUP BY ALL) k
+  ON k.trace_id = o.trace_id AND k.tpar = o.span_id;
+"""
+
+# the spans error roles need (see collector._errors), parents before children
+_ERROR_SPANS = """
+WITH refs AS (
+    SELECT trace_id, unnest(list_append(anc, span_id)) AS span_id FROM _f WHERE status = 'ERROR'
+    UNION SELECT trace_id, span_id FROM _f WHERE marker_role IS NOT NULL OR rejects IS NOT NULL
+    UNION SELECT trace_id, marker_cause FROM _f WHERE marker_cause IS NOT NULL
+    UNION SELECT trace_id, unnest(json_extract_string(rejects, '$[*].span_id'))
+          FROM _f WHERE rejects IS NOT NULL
+)
+SELECT trace_id, span_id, tpar AS parent, name, start_ns, end_ns, status, marker_role,
+       marker_cause, error_type, error_message, rejects, agent_name
+FROM _f SEMI JOIN refs USING (trace_id, span_id)
+ORDER BY trace_id, depth, start_ns, span_id
+"""
+_FAILED_ROOTS = """
+SELECT r.trace_id, r.root_id FROM _root r JOIN _f f ON f.trace_id = r.trace_id AND f.span_id = r.root_id
+WHERE f.status = 'ERROR'
+"""
+_ROLE_SCHEMA = pa.schema([(c, pa.string()) for c in
+                          ("trace_id", "span_id", "role", "cause", "error_type", "error_message")])  # fmt: skip
+_CAUSE_SCHEMA = pa.schema([(c, pa.string()) for c in
+                           ("trace_id", "rc_span", "rc_agent", "rc_error", "rc_message")])  # fmt: skip
+
+_ROLLUPS = f"""
+CREATE OR REPLACE TEMP TABLE _facts AS
+SELECT f.trace_id, f.span_id, f.agent_name, f.agent_span_id, r.role AS error_role,
+       r.cause AS cause_span_id, c.span_id IS NOT NULL AS on_critical_path,
+       c.own_ns / 1e6 AS critical_path_ms, f.is_llm AS is_llm_call, f.start_ns
+FROM _f f
+LEFT JOIN _roles r ON r.trace_id = f.trace_id AND r.span_id = f.span_id
+LEFT JOIN _cp c ON c.trace_id = f.trace_id AND c.span_id = f.span_id;
+
+CREATE OR REPLACE TEMP TABLE _runs AS
+WITH agg AS (
+    SELECT trace_id, min(start_ns) AS start_ns, count(*) AS span_count,
+           count(DISTINCT agent_attr) FILTER (WHERE span_class = 'agent') AS agent_count,
+           count(*) FILTER (WHERE is_llm) AS llm_calls,
+           coalesce(sum(input_tokens) FILTER (WHERE is_llm), 0) AS input_tokens,
+           coalesce(sum(output_tokens) FILTER (WHERE is_llm), 0) AS output_tokens,
+           sum(cost_usd) FILTER (WHERE is_llm) AS cost_usd,
+           count(*) FILTER (WHERE status = 'ERROR') AS error_count,
+           max(end_ns) FILTER (WHERE end_ns IS NOT NULL AND NOT coalesce(pending, false)) AS last_end,
+           count(*) FILTER (WHERE pending) AS pending_spans,
+           min(conversation_id) AS any_conversation
+    FROM _f GROUP BY trace_id
+),
+cp AS (SELECT trace_id, sum(own_ns) / 1e6 AS critical_path_ms FROM _cp GROUP BY trace_id),
+run AS (
+    SELECT a.*, rt.name, rt.service_name, rt.span_id AS root_span_id, rt.attributes,
+           coalesce(rt.conversation_id, a.any_conversation) AS conversation_id,
+           CASE WHEN (coalesce(rt.parent_span_id, '') = '' AND NOT coalesce(rt.pending, false))
+                     OR a.pending_spans = 0
+                THEN CASE WHEN rt.status = 'ERROR' THEN 'ERROR' ELSE 'OK' END
+                ELSE 'RUNNING' END AS status
+    FROM agg a JOIN _root r USING (trace_id)
+    JOIN _f rt ON rt.trace_id = r.trace_id AND rt.span_id = r.root_id
+)
+SELECT run.trace_id, name, service_name, start_ns,
+       CASE WHEN status = 'RUNNING' THEN NULL ELSE last_end END AS end_ns, status, span_count,
+       agent_count, llm_calls, input_tokens, output_tokens, cost_usd, error_count,
+       CASE WHEN status = 'ERROR' THEN rc.rc_agent END AS root_cause_agent,
+       CASE WHEN status = 'ERROR' THEN rc.rc_error END AS root_cause_error,
+       root_span_id,
+       CASE WHEN status = 'ERROR' THEN rc.rc_span END AS root_cause_span_id,
+       CASE WHEN status = 'ERROR' THEN rc.rc_message END AS root_cause_message,
+       conversation_id, cp.critical_path_ms, pending_spans, attributes
+FROM run LEFT JOIN cp USING (trace_id) LEFT JOIN _causes rc USING (trace_id);
+
+CREATE OR REPLACE TEMP TABLE _agents AS
+WITH spans AS (
+    SELECT f.*, coalesce(c.own_ns, 0) AS own_ns FROM _f f
+    LEFT JOIN _cp c ON c.trace_id = f.trace_id AND c.span_id = f.span_id
+    WHERE f.agent_name IS NOT NULL
+),
+inclusive AS (
+    SELECT trace_id, agent_name, sum(cost_usd) AS inclusive_cost_usd FROM (
+        SELECT trace_id, cost_usd, unnest(list_distinct(list_append(chain, agent_name))) AS agent_name
+        FROM spans WHERE is_llm AND cost_usd IS NOT NULL)
+    GROUP BY ALL
+),
+rows AS (
+    SELECT trace_id, agent_name,
+           count(*) FILTER (WHERE span_class = 'agent') AS invocations,
+           coalesce(sum((end_eff - start_ns) / 1e6) FILTER (
+               WHERE span_class = 'agent' AND outer_nm IS DISTINCT FROM agent_name), 0) AS duration_ms,
+           sum(own_ns) / 1e6 AS critical_path_ms,
+           count(*) FILTER (WHERE is_llm) AS llm_calls,
+           coalesce(sum(input_tokens) FILTER (WHERE is_llm), 0) AS input_tokens,
+           coalesce(sum(output_tokens) FILTER (WHERE is_llm), 0) AS output_tokens,
+           sum(cost_usd) FILTER (WHERE is_llm) AS cost_usd,
+           count(*) FILTER (WHERE status = 'ERROR') AS error_count,
+           nullif(array_to_string(list_sort(list_distinct(
+               list(model) FILTER (WHERE is_llm AND coalesce(model, '') <> ''))), ', '), '') AS models,
+           min(start_ns) FILTER (WHERE span_class = 'agent') AS first_start_ns
+    FROM spans GROUP BY trace_id, agent_name
+)
+SELECT r.trace_id, r.agent_name, r.invocations, r.duration_ms, r.critical_path_ms,
+       CASE WHEN coalesce(run.critical_path_ms, 0) <> 0
+            THEN r.critical_path_ms / run.critical_path_ms END AS critical_path_share,
+       r.llm_calls, r.input_tokens, r.output_tokens, r.cost_usd, i.inclusive_cost_usd,
+       r.error_count, r.models, r.first_start_ns
+FROM rows r LEFT JOIN inclusive i USING (trace_id, agent_name) LEFT JOIN _runs run USING (trace_id);
+
+CREATE OR REPLACE TEMP TABLE _links AS
+SELECT f.trace_id, f.span_id, f.agent_name, f.start_ns, unnest(from_json(f.handoff_links,
+       '[{{"span_id":"VARCHAR","kind":"VARCHAR","from_agent":"VARCHAR","payload":"VARCHAR",
+          "argument":"VARCHAR","id":"VARCHAR"}}]')) AS l
+FROM _f f WHERE f.handoff_links IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE _handoffs AS
+-- an agent span that says who handed over to it, or a foreign agent nested in another
+SELECT trace_id,
+       CASE WHEN told THEN handoff_from_agent ELSE outer_nm END AS from_agent,
+       agent_name AS to_agent, '{sc.KIND_DELEGATE}' AS kind,
+       CASE WHEN told THEN handoff_from_span_id ELSE outer_sid END AS from_span_id,
+       span_id AS to_span_id, start_ns,
+       CASE WHEN told THEN handoff_payload ELSE input_preview END AS payload_preview,
+       NULL AS argument, NULL AS handoff_id
+FROM (SELECT *, handoff_from_agent IS NOT NULL OR handoff_from_span_id IS NOT NULL AS told
+      FROM _f WHERE span_class = 'agent')
+WHERE told OR (NOT coalesce(native, false) AND outer_sid IS NOT NULL)
+UNION ALL
+-- hoptrace data handoffs: a link from the producing span
+SELECT k.trace_id, coalesce(k.l.from_agent, src.agent_name), k.agent_name,
+       coalesce(k.l.kind, '{sc.KIND_DATA}'), k.l.span_id, k.span_id, k.start_ns, k.l.payload,
+       k.l.argument, k.l.id
+FROM _links k LEFT JOIN _f src ON src.trace_id = k.trace_id AND src.span_id = k.l.span_id
+UNION ALL
+-- transfers (OpenAI Agents, OTel GenAI): the target usually runs as a later sibling
+SELECT h.trace_id, coalesce(h.handoff_from_agent, h.agent_name), h.handoff_to_agent,
+       '{sc.KIND_EXPLICIT}', h.agent_span_id, t.span_id, h.start_ns, NULL, NULL, NULL
+FROM _f h
+LEFT JOIN (
+    SELECT h.trace_id, h.span_id, arg_min(a.span_id, (a.start_ns, a.span_id)) AS target
+    FROM _f h JOIN _f a ON a.trace_id = h.trace_id AND a.span_class = 'agent'
+         AND a.agent_attr = h.handoff_to_agent AND a.start_ns >= h.start_ns
+    GROUP BY ALL
+) g ON g.trace_id = h.trace_id AND g.span_id = h.span_id
+LEFT JOIN _f t ON t.trace_id = g.trace_id AND t.span_id = g.target
+WHERE (h.span_class = 'handoff' OR (h.span_class = 'tool' AND h.handoff_to_agent IS NOT NULL))
+  -- nested under the transfer: the delegate edge above covers it
+  AND NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
+           AND list_contains(t.anc, h.span_id))
+UNION ALL
+-- announced handoffs whose receiver has not (yet) linked back
+SELECT trace_id, agent_name, e.to_agent, '{sc.KIND_EXPLICIT}', span_id, NULL,
+       coalesce(nullif(e.time_ns, 0), start_ns), e.payload, NULL, e.id
+FROM (SELECT f.*, unnest(from_json(f.handoff_events,
+             '[{{"to_agent":"VARCHAR","payload":"VARCHAR","id":"VARCHAR","time_ns":"BIGINT"}}]')) AS e
+      FROM _f f WHERE f.handoff_events IS NOT NULL) x
+WHERE e.id IS NULL OR e.id = '' OR NOT EXISTS (
+    SELECT 1 FROM _links k WHERE k.trace_id = x.trace_id AND k.l.id = x.e.id);
+
+CREATE OR REPLACE TEMP TABLE _errors AS
+SELECT r.trace_id, r.span_id, f.agent_name, f.name AS span_name, r.error_type, r.error_message,
+       r.role, r.cause AS cause_span_id, f.start_ns
+FROM _roles r JOIN _f f USING (trace_id, span_id);
+"""
+
+_TEMP = ("_n", "_w", "_f", "_root", "_v", "_e", "_cp", "_facts", "_runs", "_agents", "_links",
+         "_handoffs", "_errors")  # fmt: skip
+
+
+def _run(conn: duckdb.DuckDBPyConnection, script: str) -> None:
+    for stmt in script.split(";\n"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def derive(conn: duckdb.DuckDBPyConnection) -> None:
+    """Derive the temp tables `_facts`, `_runs`, `_agents`, `_handoffs`, `_errors` from `_all`."""
+    _run(conn, _WALK)
+    _run(conn, _CRITICAL_PATH)
+    rows = conn.sql(_ERROR_SPANS).to_arrow_table().to_pylist() if _has_errors(conn) else []
+    roots = dict(conn.execute(_FAILED_ROOTS).fetchall()) if rows else {}
+    roles, causes = derive_errors(rows, roots)
+    conn.register("_roles", _table(roles, _ROLE_SCHEMA))
+    conn.register("_causes", _table(causes, _CAUSE_SCHEMA))
+    try:
+        _run(conn, _ROLLUPS)
+    finally:
+        conn.unregister("_roles")
+        conn.unregister("_causes")
+
+
+def _has_errors(conn: duckdb.DuckDBPyConnection) -> bool:
+    return bool(conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM _f WHERE status = 'ERROR' OR marker_role IS NOT NULL "
+        "OR rejects IS NOT NULL)"
+    ).fetchall()[0][0])  # fmt: skip
+
+
+def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.table([pa.array(c, pa.string()) for c in cols], schema=schema)
+
+
+def drop_temp(conn: duckdb.DuckDBPyConnection) -> None:
+    """Free the temp tables of the last derivation (they live as long as the connection)."""
+    for t in _TEMP:
+        conn.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+# --- one trace, from plain dicts (tests and tools) ----------------------------------
 
 
 @dataclass
@@ -45,483 +381,28 @@ class TraceFacts:
     error_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _loads(v: Any) -> list[dict[str, Any]]:
-    if not v:
-        return []
-    return json.loads(v) if isinstance(v, str) else list(v)
+def derive_trace(trace_id: str, spans: list[dict[str, Any]]) -> TraceFacts:
+    """Derive one trace given as dicts keyed by span_t column (missing keys are NULL)."""
+    from collector._ingest import arrow_schema
 
-
-def _end(s: Span, now: int) -> int:
-    e = s.get("end_ns")
-    return now if e is None or s.get("pending") else int(e)
-
-
-def _pick_root(spans: list[Span], roots: list[Span]) -> Span | None:
-    true_roots = [s for s in roots if not s.get("parent_span_id")]
-    pool = true_roots or roots
-    return min(pool, key=lambda s: (s["start_ns"], s["span_id"])) if pool else None
-
-
-def critical_path(root: Span, children: dict[str, list[Span]], now: int) -> dict[str, float]:
-    """Each span's own time on the critical path from `root`, in nanoseconds."""
-    own: dict[str, float] = defaultdict(float)
-    # frame: [span, clipped start, clipped end, cursor, children sorted by end ascending]
-    stack: list[list[Any]] = [
-        [root, root["start_ns"], _end(root, now), _end(root, now), _kids(root, children, now)]
-    ]
-    while stack:
-        frame = stack[-1]
-        span, start, end, cursor, kids = frame
-        nxt = None
-        while kids:
-            cand = kids.pop()  # sorted by end ascending: the last-finishing child is last
-            c_end = min(_end(cand, now), end)  # a child is clipped to its parent
-            if cand["start_ns"] >= end or c_end <= start:
-                continue
-            if c_end > cursor:  # overlaps the child already on the path
-                continue
-            nxt = cand
-            break
-        if nxt is None:
-            own[span["span_id"]] += max(0, cursor - start)
-            stack.pop()
-            continue
-        c_end = min(_end(nxt, now), end)
-        c_start = max(nxt["start_ns"], start)
-        own[span["span_id"]] += cursor - c_end
-        frame[3] = c_start
-        stack.append([nxt, c_start, c_end, c_end, _kids(nxt, children, now)])
-    return own
-
-
-def _kids(span: Span, children: dict[str, list[Span]], now: int) -> list[Span]:
-    return sorted(children.get(span["span_id"], ()), key=lambda c: _end(c, now))
-
-
-def derive_trace(trace_id: str, spans: list[Span]) -> TraceFacts:
-    """Derive span facts, the run row, agent rows, handoff edges and error rows."""
     facts = TraceFacts()
     if not spans:
         return facts
-    by_id = {s["span_id"]: s for s in spans}
-    children: dict[str, list[Span]] = defaultdict(list)
-    roots: list[Span] = []
-    for s in spans:
-        p = s.get("parent_span_id")
-        if p and p in by_id and p != s["span_id"]:
-            children[p].append(s)
-        else:
-            roots.append(s)
-    now = max(max(s["start_ns"], s.get("end_ns") or 0) for s in spans)
-
-    # parents before children; a cycle (bad ids) cannot loop: each span once
-    order: list[Span] = []
-    seen: set[str] = set()
-    parent_of: dict[str, Span | None] = {}
-    agent_of: dict[str, Span | None] = {}  # nearest agent-class ancestor-or-self
-    in_llm: dict[str, bool] = {}
-    stack: list[tuple[Span, Span | None]] = [
-        (r, None) for r in sorted(roots, key=lambda s: s["start_ns"], reverse=True)
-    ]
-    tree: dict[str, list[Span]] = defaultdict(list)  # children as actually walked
-    leftovers = iter(spans)  # spans in a parent cycle (bad ids) become roots too
-    while True:
-        if not stack:
-            nxt = next((x for x in leftovers if x["span_id"] not in seen), None)
-            if nxt is None:
-                break
-            roots.append(nxt)
-            stack.append((nxt, None))
-        s, parent = stack.pop()
-        sid = s["span_id"]
-        if sid in seen:
-            continue
-        seen.add(sid)
-        order.append(s)
-        parent_of[sid] = parent
-        if parent is not None:
-            tree[parent["span_id"]].append(s)
-        up_agent = agent_of[parent["span_id"]] if parent is not None else None
-        agent_of[sid] = s if s.get("span_class") == "agent" else up_agent
-        in_llm[sid] = parent is not None and (
-            in_llm[parent["span_id"]] or parent.get("span_class") == "llm"
-        )
-        stack.extend((c, s) for c in children.get(sid, ()))
-    children = tree
-
-    agent_name: dict[str, str | None] = {}
-    agent_span: dict[str, str | None] = {}
-    for s in order:
-        sid = s["span_id"]
-        if s.get("span_class") == "agent":
-            agent_name[sid], agent_span[sid] = s.get("agent_attr"), sid
-            continue
-        enclosing = agent_of[sid]
-        agent_name[sid] = s.get("agent_attr") or (enclosing or {}).get("agent_attr")
-        agent_span[sid] = s.get("agent_span_attr") or (enclosing or {}).get("span_id")
-
-    role, cause, etype, emsg = _errors(order, children, by_id)
-
-    root = _pick_root(spans, roots)
-    cp_ns = critical_path(root, children, now) if root is not None else {}
-
-    is_llm = {
-        s["span_id"]: s.get("span_class") == "llm" and not in_llm[s["span_id"]] for s in order
-    }
-    for s in order:
-        sid = s["span_id"]
-        cp = cp_ns.get(sid)
-        facts.span_rows.append(
-            (
-                trace_id,
-                sid,
-                agent_name[sid],
-                agent_span[sid],
-                role.get(sid),
-                cause.get(sid),
-                cp is not None,
-                None if cp is None else cp / 1e6,
-                is_llm[sid],
-                s["start_ns"],
-            )
-        )
-        if sid in role:
-            facts.error_rows.append(
-                {
-                    "trace_id": trace_id,
-                    "span_id": sid,
-                    "agent_name": agent_name[sid],
-                    "span_name": s.get("name"),
-                    "error_type": etype.get(sid),
-                    "error_message": emsg.get(sid),
-                    "role": role[sid],
-                    "cause_span_id": cause.get(sid),
-                    "start_ns": s["start_ns"],
-                }
-            )
-
-    facts.run_row = _run_row(
-        trace_id, spans, root, cause, role, etype, emsg, agent_name, is_llm, cp_ns
-    )
-    facts.agent_rows = _agent_rows(
-        trace_id, order, agent_name, agent_of, parent_of, is_llm, cp_ns, facts.run_row, now
-    )
-    facts.handoff_rows = _handoffs(
-        trace_id, order, by_id, agent_name, agent_span, agent_of, parent_of
-    )
+    schema = arrow_schema(DERIVE_COLUMNS)
+    rows = [{c: s.get(c) for c in schema.names} | {"trace_id": trace_id} for s in spans]
+    conn = duckdb.connect()
+    try:
+        conn.register("_input", pa.Table.from_pylist(rows, schema=schema))
+        conn.execute("CREATE TEMP TABLE _all AS SELECT * FROM _input")
+        derive(conn)
+        cols = ", ".join(c for c, _ in DERIVED_COLUMNS)
+        facts.span_rows = conn.execute(f"SELECT {cols} FROM _facts").fetchall()
+        table = {t: conn.sql(f"SELECT * FROM _{t.removesuffix('_t')}").to_arrow_table().to_pylist()
+                 for t in DERIVED_TABLES}  # fmt: skip
+        facts.run_row = table["runs_t"][0] if table["runs_t"] else {}
+        facts.agent_rows = table["agents_t"]
+        facts.handoff_rows = table["handoffs_t"]
+        facts.error_rows = table["errors_t"]
+    finally:
+        conn.close()
     return facts
-
-
-def _errors(
-    order: list[Span], children: dict[str, list[Span]], by_id: dict[str, Span]
-) -> tuple[dict[str, str], dict[str, str | None], dict[str, str | None], dict[str, str | None]]:
-    role: dict[str, str] = {}
-    cause: dict[str, str | None] = {}
-    etype: dict[str, str | None] = {}
-    emsg: dict[str, str | None] = {}
-    origin_of: dict[str, str] = {}  # span -> origin span of its error
-    deepest_err: dict[str, Span | None] = {}  # latest-ending ERROR span strictly below
-    for s in reversed(order):  # children first
-        sid = s["span_id"]
-        kids = children.get(sid, ())
-        err_kids = [c for c in kids if c.get("status") == "ERROR"]
-        below: list[Span] = err_kids or [b for c in kids if (b := deepest_err[c["span_id"]])]
-        deepest_err[sid] = (
-            max(below, key=lambda c: c.get("end_ns") or c["start_ns"]) if below else None
-        )
-        marker = s.get("marker_role")
-        if s.get("status") == "ERROR":
-            etype[sid], emsg[sid] = s.get("error_type"), s.get("error_message")
-            if marker == sc.ROLE_ORIGIN or (marker is None and deepest_err[sid] is None):
-                role[sid], cause[sid] = sc.ROLE_ORIGIN, None
-                origin_of[sid] = sid
-            elif marker == sc.ROLE_PROPAGATED and s.get("marker_cause"):
-                role[sid], cause[sid] = sc.ROLE_PROPAGATED, s["marker_cause"]
-                origin_of[sid] = s["marker_cause"]
-            elif (below_err := deepest_err[sid]) is not None:
-                below_id: str = below_err["span_id"]
-                origin_id = origin_of.get(below_id, below_id)
-                role[sid], cause[sid] = sc.ROLE_PROPAGATED, origin_id
-                origin_of[sid] = origin_id
-            else:
-                role[sid], cause[sid] = marker or sc.ROLE_ORIGIN, None
-                origin_of[sid] = sid
-        elif marker == sc.ROLE_RECOVERED or (marker is None and err_kids):
-            role[sid] = sc.ROLE_RECOVERED
-            src: str | None = s.get("marker_cause")
-            if src is None and err_kids:
-                last = max(err_kids, key=lambda c: c.get("end_ns") or c["start_ns"])
-                src = origin_of.get(last["span_id"], last["span_id"])
-            cause[sid] = src
-            origin_span: Span = by_id.get(src, {}) if src else {}
-            etype[sid] = s.get("error_type") or origin_span.get("error_type")
-            emsg[sid] = s.get("error_message") or origin_span.get("error_message")
-    # rejections: the producer span shows as 'rejected' (it did not raise)
-    for s in order:
-        for rej in _loads(s.get("rejects")):
-            pid = rej.get("span_id")
-            if pid in by_id and pid not in role:
-                role[pid], cause[pid] = sc.ROLE_REJECTED, None
-                etype[pid] = sc.REJECTION_ERROR_TYPE
-                emsg[pid] = rej.get("reason")
-    return role, cause, etype, emsg
-
-
-def _run_row(
-    trace_id: str,
-    spans: list[Span],
-    root: Span | None,
-    cause: dict[str, str | None],
-    role: dict[str, str],
-    etype: dict[str, str | None],
-    emsg: dict[str, str | None],
-    agent_name: dict[str, str | None],
-    is_llm: dict[str, bool],
-    cp_ns: dict[str, float],
-) -> dict[str, Any]:
-    pending = sum(1 for s in spans if s.get("pending"))
-    finished_root = root is not None and not root.get("parent_span_id") and not root.get("pending")
-    if finished_root or (root is not None and not pending):
-        status = "ERROR" if root is not None and root.get("status") == "ERROR" else "OK"
-    else:
-        status = "RUNNING"
-    rc_span = None
-    if status == "ERROR" and root is not None:
-        cur, visited = root["span_id"], set()
-        while cur not in visited:
-            visited.add(cur)
-            nxt = cause.get(cur)
-            if not nxt or nxt not in agent_name:
-                break
-            cur = nxt
-        rc_span = cur
-    llm = [s for s in spans if is_llm.get(s["span_id"])]
-    costs = [s["cost_usd"] for s in llm if s.get("cost_usd") is not None]
-    ends = [s["end_ns"] for s in spans if s.get("end_ns") is not None and not s.get("pending")]
-    conv = (root or {}).get("conversation_id") or next(
-        (s["conversation_id"] for s in spans if s.get("conversation_id")), None
-    )
-    return {
-        "trace_id": trace_id,
-        "name": (root or {}).get("name"),
-        "service_name": (root or {}).get("service_name"),
-        "start_ns": min(s["start_ns"] for s in spans),
-        "end_ns": None if status == "RUNNING" else (max(ends) if ends else None),
-        "status": status,
-        "span_count": len(spans),
-        "agent_count": len({s.get("agent_attr") for s in spans if s.get("span_class") == "agent"}),
-        "llm_calls": len(llm),
-        "input_tokens": sum(s.get("input_tokens") or 0 for s in llm),
-        "output_tokens": sum(s.get("output_tokens") or 0 for s in llm),
-        "cost_usd": sum(costs) if costs else None,
-        "error_count": sum(1 for s in spans if s.get("status") == "ERROR"),
-        "root_cause_agent": agent_name.get(rc_span) if rc_span else None,
-        "root_cause_error": etype.get(rc_span) if rc_span else None,
-        "root_span_id": (root or {}).get("span_id"),
-        "root_cause_span_id": rc_span,
-        "root_cause_message": emsg.get(rc_span) if rc_span else None,
-        "conversation_id": conv,
-        "critical_path_ms": sum(cp_ns.values()) / 1e6 if cp_ns else None,
-        "pending_spans": pending,
-        "attributes": (root or {}).get("attributes"),
-    }
-
-
-def _agent_rows(
-    trace_id: str,
-    order: list[Span],
-    agent_name: dict[str, str | None],
-    agent_of: dict[str, Span | None],
-    parent_of: dict[str, Span | None],
-    is_llm: dict[str, bool],
-    cp_ns: dict[str, float],
-    run: dict[str, Any],
-    now: int,
-) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-
-    def row(name: str) -> dict[str, Any]:
-        r = rows.get(name)
-        if r is None:
-            r = rows[name] = {
-                "trace_id": trace_id,
-                "agent_name": name,
-                "invocations": 0,
-                "duration_ms": 0.0,
-                "critical_path_ms": 0.0,
-                "critical_path_share": None,
-                "llm_calls": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cost_usd": None,
-                "inclusive_cost_usd": None,
-                "error_count": 0,
-                "models": set(),
-                "first_start_ns": None,
-            }
-        return r
-
-    for s in order:
-        sid = s["span_id"]
-        name = agent_name[sid]
-        if s.get("span_class") == "agent" and name:
-            r = row(name)
-            r["invocations"] += 1
-            if r["first_start_ns"] is None or s["start_ns"] < r["first_start_ns"]:
-                r["first_start_ns"] = s["start_ns"]
-            parent = parent_of[sid]
-            outer = agent_of[parent["span_id"]] if parent is not None else None
-            if outer is None or outer.get("agent_attr") != name:  # no double count on recursion
-                r["duration_ms"] += (_end(s, now) - s["start_ns"]) / 1e6
-        if not name:
-            continue
-        r = row(name)
-        r["critical_path_ms"] += cp_ns.get(sid, 0.0) / 1e6
-        if s.get("status") == "ERROR":
-            r["error_count"] += 1
-        if is_llm[sid]:
-            r["llm_calls"] += 1
-            r["input_tokens"] += s.get("input_tokens") or 0
-            r["output_tokens"] += s.get("output_tokens") or 0
-            if s.get("model"):
-                r["models"].add(s["model"])
-            cost = s.get("cost_usd")
-            if cost is not None:
-                r["cost_usd"] = (r["cost_usd"] or 0.0) + cost
-                # inclusive: every agent whose span encloses this call, plus its own agent
-                names = {name}
-                a = agent_of[sid]
-                while a is not None:
-                    if a.get("agent_attr"):
-                        names.add(a["agent_attr"])
-                    p = parent_of[a["span_id"]]
-                    a = agent_of[p["span_id"]] if p is not None else None
-                for n in names:
-                    rr = row(n)
-                    rr["inclusive_cost_usd"] = (rr["inclusive_cost_usd"] or 0.0) + cost
-    total = run.get("critical_path_ms")
-    out = []
-    for r in rows.values():
-        r["models"] = ", ".join(sorted(r["models"])) or None
-        if total:
-            r["critical_path_share"] = r["critical_path_ms"] / total
-        out.append(r)
-    return out
-
-
-def _below(span: Span, ancestor: Span, parent_of: dict[str, Span | None]) -> bool:
-    cur = parent_of.get(span["span_id"])
-    while cur is not None:
-        if cur is ancestor:
-            return True
-        cur = parent_of.get(cur["span_id"])
-    return False
-
-
-def _handoffs(
-    trace_id: str,
-    order: list[Span],
-    by_id: dict[str, Span],
-    agent_name: dict[str, str | None],
-    agent_span: dict[str, str | None],
-    agent_of: dict[str, Span | None],
-    parent_of: dict[str, Span | None],
-) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def add(**kw: Any) -> None:
-        row = {
-            "trace_id": trace_id,
-            "from_agent": None,
-            "to_agent": None,
-            "kind": sc.KIND_DELEGATE,
-            "from_span_id": None,
-            "to_span_id": None,
-            "start_ns": None,
-            "payload_preview": None,
-            "argument": None,
-            "handoff_id": None,
-        }
-        row.update(kw)
-        rows.append(row)
-
-    link_ids: set[str] = set()
-    for s in order:
-        sid = s["span_id"]
-        cls = s.get("span_class")
-        parent = parent_of[sid]
-        outer = agent_of[parent["span_id"]] if parent is not None else None
-        if cls == "agent":
-            if s.get("handoff_from_agent") or s.get("handoff_from_span_id"):
-                add(
-                    from_agent=s.get("handoff_from_agent"),
-                    to_agent=agent_name[sid],
-                    from_span_id=s.get("handoff_from_span_id"),
-                    to_span_id=sid,
-                    start_ns=s["start_ns"],
-                    payload_preview=s.get("handoff_payload"),
-                )
-            elif not s.get("native") and outer is not None:
-                # foreign nesting (pydantic-ai agent under a tool, OTel GenAI agents)
-                add(
-                    from_agent=outer.get("agent_attr"),
-                    to_agent=agent_name[sid],
-                    from_span_id=outer["span_id"],
-                    to_span_id=sid,
-                    start_ns=s["start_ns"],
-                    payload_preview=s.get("input_preview"),
-                )
-        for ln in _loads(s.get("handoff_links")):
-            src = ln.get("span_id")
-            if ln.get("id"):
-                link_ids.add(str(ln["id"]))
-            add(
-                from_agent=ln.get("from_agent") or (agent_name.get(src) if src else None),
-                to_agent=agent_name[sid],
-                kind=ln.get("kind") or sc.KIND_DATA,
-                from_span_id=src,
-                to_span_id=sid,
-                start_ns=s["start_ns"],
-                payload_preview=ln.get("payload"),
-                argument=ln.get("argument"),
-                handoff_id=ln.get("id"),
-            )
-        if cls == "handoff" or (cls == "tool" and s.get("handoff_to_agent")):
-            # OpenAI Agents (OTel contrib `agent_handoff`, OpenInference "handoff to X"),
-            # OTel GenAI upstream `execute_tool` + gen_ai.transfer.target.name: the
-            # target agent usually runs as a later sibling, not as a child
-            to = s.get("handoff_to_agent")
-            target = None
-            for cand in order:
-                if (
-                    cand.get("span_class") == "agent"
-                    and cand.get("agent_attr") == to
-                    and cand["start_ns"] >= s["start_ns"]
-                    and (target is None or cand["start_ns"] < target["start_ns"])
-                ):
-                    target = cand
-            if target is not None and not target.get("native") and _below(target, s, parent_of):
-                continue  # nested under the transfer: the delegate edge above covers it
-            add(
-                from_agent=s.get("handoff_from_agent") or agent_name[sid],
-                to_agent=to,
-                kind=sc.KIND_EXPLICIT,
-                from_span_id=agent_span[sid],
-                to_span_id=target["span_id"] if target else None,
-                start_ns=s["start_ns"],
-            )
-    for s in order:
-        for ev in _loads(s.get("handoff_events")):
-            if ev.get("id") and str(ev["id"]) in link_ids:
-                continue  # the receiver ran; its link already gave the edge
-            add(
-                from_agent=agent_name[s["span_id"]],
-                to_agent=ev.get("to_agent"),
-                kind=sc.KIND_EXPLICIT,
-                from_span_id=s["span_id"],
-                to_span_id=None,
-                start_ns=ev.get("time_ns") or s["start_ns"],
-                payload_preview=ev.get("payload"),
-                handoff_id=ev.get("id"),
-            )
-    return rows

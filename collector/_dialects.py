@@ -5,11 +5,13 @@ The tables below are the whole mapping, read top to bottom: for each promoted
 column, the attribute names tried in order, first present wins. hoptrace's own
 names (tracer.semconv) come first, then the OTel GenAI conventions (current, then
 legacy spellings), then OpenInference, litellm, pydantic-ai and the two OpenAI
-Agents mappings. `promote()` applies them to one span; it runs at ingest, so the
-views never parse JSON.
+Agents mappings. `promotion_sql()` turns them into one vectorised SELECT that runs
+inside DuckDB at ingest (one JSON parse per span, no per-span Python), so the views
+never parse JSON. Events and links are read in Python (`event_facts`), and only for
+the few spans that have any.
 
-Span classes (`span_class`, shown as `hoptrace_kind` in the `spans` view) are
-decided by `classify()`: agent | llm | tool | workflow | handoff | span.
+Span classes (`span_class`, shown as `hoptrace_kind` in the `spans` view): agent |
+llm | tool | workflow | handoff | span, decided by `_CLASSIFY` below.
 """
 
 from __future__ import annotations
@@ -113,74 +115,136 @@ HANDOFF_OPERATIONS = frozenset({"agent_handoff"})  # OTel contrib OpenAI Agents
 OI_KIND = "openinference.span.kind"
 PREVIEW_LIMIT = 4000
 
-# --- applying it ------------------------------------------------------------------
+# --- applying it: attributes in SQL ---------------------------------------------
 
 _PREVIEWS = frozenset({"input_preview", "output_preview", "handoff_payload"})
-_STRING_COLUMNS = tuple(STRING_ATTRS)
-_INT_COLUMNS = tuple(INT_ATTRS)
-_OUT_COLUMNS = (*STRING_ATTRS, *INT_ATTRS, "_cost")
+# attributes read by the rules below besides the tables
+_EXTRA = (sc.HOPTRACE_KIND, OI_KIND, "traceloop.span.kind", "graph.node.id", sc.ERROR_TYPE,
+          "input.value", "output.value", "agent_name", "agent.name")  # fmt: skip
 
 
-def _build_index() -> dict[str, list[tuple[str, int]]]:
-    """attribute name -> [(column, rank)]: the tables above, inverted (lower rank wins)."""
-    index: dict[str, list[tuple[str, int]]] = {}
-    tables: list[tuple[str, tuple[str, ...]]] = [
-        *STRING_ATTRS.items(),
-        *INT_ATTRS.items(),
-        ("_cost", COST_ATTRS),
+def _attr_names() -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for group in (*STRING_ATTRS.values(), *INT_ATTRS.values(), COST_ATTRS, _EXTRA):
+        names.update(dict.fromkeys(group))
+    return tuple(names)
+
+
+ATTR_NAMES = _attr_names()
+"""Every attribute name the store reads, in the order of `promotion_sql`'s JSON path list."""
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _val(name: str) -> str:
+    # a present, non-empty value as text (non-strings as compact JSON); the list index is
+    # 1-based; one json_extract_string call with every path parses each span's JSON once
+    return f"nullif(v[{ATTR_NAMES.index(name) + 1}], '')"
+
+
+def _first(names: tuple[str, ...]) -> str:
+    return f"coalesce({', '.join(_val(n) for n in names)})" if len(names) > 1 else _val(names[0])
+
+
+def _preview(expr: str) -> str:
+    return f"CASE WHEN length({expr}) > {PREVIEW_LIMIT} THEN left({expr}, {PREVIEW_LIMIT}) || '…' ELSE {expr} END"
+
+
+def _without_prefix(expr: str, prefix: str) -> str:
+    return f"CASE WHEN starts_with({expr}, {_lit(prefix)}) THEN substr({expr}, {len(prefix) + 1}) ELSE {expr} END"
+
+
+def _in(values: frozenset[str]) -> str:
+    return ", ".join(_lit(v) for v in sorted(values))
+
+
+_CLASSIFY = f"""CASE
+    WHEN a_hk IS NOT NULL THEN a_hk
+    WHEN operation = {_lit(sc.OP_AGENT)} THEN
+        CASE WHEN coalesce({_val(sc.GEN_AI_AGENT_NAME)}, {_val("agent_name")}) IS NOT NULL
+             THEN 'agent' ELSE 'workflow' END
+    WHEN operation = {_lit(sc.OP_WORKFLOW)} THEN 'workflow'
+    WHEN operation = {_lit(sc.OP_TOOL)} THEN 'tool'
+    WHEN operation IN ({_in(LLM_OPERATIONS)}) THEN 'llm'
+    WHEN operation IN ({_in(HANDOFF_OPERATIONS)}) THEN 'handoff'
+    WHEN upper(a_oi) = 'AGENT' THEN
+        CASE WHEN {_val("agent.name")} IS NOT NULL THEN 'agent' ELSE 'workflow' END
+    WHEN upper(a_oi) IN ('LLM', 'EMBEDDING') THEN 'llm'
+    WHEN upper(a_oi) = 'TOOL' THEN
+        CASE WHEN starts_with(name, 'handoff to ') THEN 'handoff' ELSE 'tool' END
+    WHEN name IN ({_in(LLM_SPAN_NAMES)}) THEN 'llm'
+    WHEN {_val("traceloop.span.kind")} IN ('workflow', 'agent', 'tool') THEN {_val("traceloop.span.kind")}
+    ELSE 'span'
+END"""
+
+
+def promotion_sql(source: str) -> str:
+    """SELECT producing every raw and promoted span_t column from a staged batch.
+
+    `source` has the raw columns plus the Python-side facts of `staged_facts()`
+    (`service_name`, `x_exc_type`, `x_exc_message`, `x_exc_stack`, `x_rec_type`,
+    `x_rec_message`, `x_rec_cause`, `rejects`, `handoff_links`, `handoff_events`).
+    The cost of a model call that reports none is filled in later (collector._prices).
+    """
+    paths = ", ".join(_lit('$."' + n + '"') for n in ATTR_NAMES)
+    cols = [f"{_first(names)} AS a_{c}" for c, names in STRING_ATTRS.items()]
+    cols += [
+        f"TRY_CAST(trunc(TRY_CAST({_first(names)} AS DOUBLE)) AS BIGINT) AS {c}"
+        for c, names in INT_ATTRS.items()
     ]
-    for column, names in tables:
-        for rank, name in enumerate(names):
-            index.setdefault(name, []).append((column, rank))
-    return index
+    cols += [
+        f"TRY_CAST({_first(COST_ATTRS)} AS DOUBLE) AS a_cost",
+        f"{_val(sc.HOPTRACE_KIND)} AS a_hk",
+        f"{_val(OI_KIND)} AS a_oi",
+        f"{_val('graph.node.id')} AS a_node",
+        f"{_val(sc.ERROR_TYPE)} AS a_error_type",
+        f"{_val('input.value')} AS a_in_value",
+        f"{_val('output.value')} AS a_out_value",
+    ]
+    strings = {c: f"a_{c}" for c in STRING_ATTRS}
+    for c in _PREVIEWS:
+        strings[c] = _preview(f"a_{c}")
+    handoff_oi = "span_class = 'handoff' AND a_oi IS NOT NULL"
+    out = {
+        **{c: strings[c] for c in ("tool_name", "workflow_name", "conversation_id", "model",
+                                   "response_model", "provider", "agent_span_attr",
+                                   "marker_role", "input_preview", "output_preview",
+                                   "handoff_from_span_id", "handoff_payload")},
+        "agent_attr": f"CASE WHEN span_class = 'agent' AND a_agent_attr IS NULL THEN "
+        f"coalesce(a_node, {_without_prefix('name', 'invoke_agent ')}) ELSE a_agent_attr END",
+        "handoff_from_agent": f"CASE WHEN {handoff_oi} THEN coalesce(a_handoff_from_agent, "
+        f"{_preview('a_in_value')}) ELSE a_handoff_from_agent END",
+        "handoff_to_agent": f"CASE WHEN {handoff_oi} THEN coalesce(a_handoff_to_agent, "
+        f"{_preview('a_out_value')}, {_without_prefix('name', 'handoff to ')}) "
+        "ELSE a_handoff_to_agent END",
+        "cost_usd": "a_cost",
+        "cost_source": "CASE WHEN a_cost IS NOT NULL THEN 'reported' END",
+        "error_type": "coalesce(a_error_type, x_exc_type, x_rec_type)",
+        "error_message": "coalesce(a_error_message, x_exc_message, CASE WHEN status = 'ERROR' "
+        "THEN nullif(status_message, '') END, x_rec_message)",
+        "exception_stacktrace": "coalesce(a_exception_stacktrace, x_exc_stack)",
+        "marker_cause": "coalesce(a_marker_cause, x_rec_cause)",
+    }
+    promoted = ",\n    ".join(f"{expr} AS {c}" for c, expr in out.items())
+    return f"""
+SELECT *, {promoted}
+FROM (
+    SELECT *, {_CLASSIFY} AS span_class, a_hk IS NOT NULL AS native
+    FROM (
+        SELECT *, a_operation AS operation
+        FROM (SELECT *, {", ".join(cols)}
+              FROM (SELECT *, json_extract_string(attributes, [{paths}]) AS v FROM {source}))
+    )
+)"""
 
 
-_INDEX = _build_index()
+# --- applying it: events, links and recovery markers in Python ---------------------
 
-
-def first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """Value of the first key present (and not empty) in `attrs`."""
-    for k in keys:
-        v = attrs.get(k)
-        if v is not None and v != "":
-            return v
-    return None
-
-
-def classify(name: str, attrs: dict[str, Any], operation: str | None) -> str:
-    """agent | llm | tool | workflow | handoff | span."""
-    hk = attrs.get(sc.HOPTRACE_KIND)
-    if hk:
-        return str(hk)
-    if operation:
-        if operation == sc.OP_AGENT:
-            named = attrs.get(sc.GEN_AI_AGENT_NAME) or attrs.get("agent_name")
-            return "agent" if named else "workflow"
-        if operation == sc.OP_WORKFLOW:
-            return "workflow"
-        if operation == sc.OP_TOOL:
-            return "tool"
-        if operation in LLM_OPERATIONS:
-            return "llm"
-        if operation in HANDOFF_OPERATIONS:
-            return "handoff"
-    oi = attrs.get(OI_KIND)
-    if oi:
-        oi = str(oi).upper()
-        if oi == "AGENT":
-            return "agent" if attrs.get("agent.name") else "workflow"
-        if oi in ("LLM", "EMBEDDING"):
-            return "llm"
-        if oi == "TOOL":
-            if name.startswith("handoff to "):
-                return "handoff"
-            return "tool"
-    if name in LLM_SPAN_NAMES:
-        return "llm"
-    tl = attrs.get("traceloop.span.kind")
-    if tl in ("workflow", "agent", "tool"):
-        return str(tl)
-    return "span"
+STAGED_FACTS = ("x_exc_type", "x_exc_message", "x_exc_stack", "rejects", "handoff_events",
+                "handoff_links", "x_rec_type", "x_rec_message", "x_rec_cause")  # fmt: skip
+"""Columns `staged_facts` fills (None for the many spans without events, links or markers)."""
 
 
 def _text(v: Any) -> str | None:
@@ -190,73 +254,19 @@ def _text(v: Any) -> str | None:
     return s if len(s) <= PREVIEW_LIMIT else s[:PREVIEW_LIMIT] + "…"
 
 
-def _as_int(v: Any) -> int | None:
-    if v is None or isinstance(v, bool):
+def _joined(v: Any, sep: str) -> str | None:
+    if not v:
         return None
-    try:
-        return int(v)
-    except (TypeError, ValueError):
+    return sep.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def staged_facts(
+    attrs: dict[str, Any], events: list[dict[str, Any]], links: list[dict[str, Any]]
+) -> tuple[Any, ...] | None:
+    """The STAGED_FACTS of one span, or None when it has no events, links or recovery marker."""
+    recovered = attrs.get(sc.ERROR_ROLE) == sc.ROLE_RECOVERED
+    if not events and not links and not recovered:
         return None
-
-
-def _as_float(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def promote(
-    name: str,
-    status: str,
-    status_message: str | None,
-    attrs: dict[str, Any],
-    events: list[dict[str, Any]],
-    links: list[dict[str, Any]],
-    resource: dict[str, Any],
-) -> dict[str, Any]:
-    """The promoted columns of one span (keys = the promoted part of span_t)."""
-    # One pass over the span's own attributes through the reverse index of the
-    # tables above (a span has ~10 attributes; the tables list ~70 names).
-    found: dict[str, tuple[int, Any]] = {}
-    for key, value in attrs.items():
-        targets = _INDEX.get(key)
-        if targets is None or value is None or value == "":
-            continue
-        for column, rank in targets:
-            seen = found.get(column)
-            if seen is None or rank < seen[0]:
-                found[column] = (rank, value)
-    out: dict[str, Any] = dict.fromkeys(_OUT_COLUMNS)
-    for column, (_, value) in found.items():
-        out[column] = value
-    for k in _STRING_COLUMNS:
-        v = out[k]
-        if v is not None and (k in _PREVIEWS or not isinstance(v, str)):
-            out[k] = _text(v)
-    for k in _INT_COLUMNS:
-        out[k] = _as_int(out[k])
-    out["service_name"] = resource.get("service.name")
-    cls = classify(name, attrs, out["operation"])
-    out["span_class"] = cls
-    out["native"] = sc.HOPTRACE_KIND in attrs
-    if cls == "agent" and out["agent_attr"] is None:
-        out["agent_attr"] = attrs.get("graph.node.id") or name.removeprefix("invoke_agent ")
-    if cls == "handoff" and attrs.get(OI_KIND):
-        # OpenInference's OpenAI Agents handoff: input.value=from, output.value=to
-        out["handoff_from_agent"] = out["handoff_from_agent"] or _text(attrs.get("input.value"))
-        out["handoff_to_agent"] = out["handoff_to_agent"] or _text(attrs.get("output.value"))
-        if out["handoff_to_agent"] is None:
-            out["handoff_to_agent"] = name.removeprefix("handoff to ")
-
-    cost = _as_float(out.pop("_cost"))
-    out["cost_usd"] = cost
-    out["cost_source"] = "reported" if cost is not None else None
-
-    # errors: error.type attribute, else the last `exception` event
-    err_type = attrs.get(sc.ERROR_TYPE)
     exc = None
     rejects: list[dict[str, Any]] = []
     hevents: list[dict[str, Any]] = []
@@ -266,63 +276,35 @@ def promote(
             exc = ev.get("attributes") or {}
         elif ename == sc.EVENT_REJECT:
             ea = ev.get("attributes") or {}
-            rejects.append(
-                {
-                    "span_id": ea.get(sc.REJECT_SPAN_ID),
-                    "agent": ea.get(sc.REJECT_AGENT),
-                    "reason": ea.get(sc.REJECT_REASON),
-                    "time_ns": ev.get("time_ns"),
-                }
-            )
+            rejects.append({"span_id": ea.get(sc.REJECT_SPAN_ID), "agent": ea.get(sc.REJECT_AGENT),
+                            "reason": ea.get(sc.REJECT_REASON), "time_ns": ev.get("time_ns")})  # fmt: skip
         elif ename == sc.EVENT_HANDOFF:
             ea = ev.get("attributes") or {}
-            hevents.append(
-                {
-                    "to_agent": ea.get(sc.HANDOFF_TO_AGENT),
-                    "payload": _text(ea.get(sc.HANDOFF_PAYLOAD)),
-                    "id": ea.get(sc.HANDOFF_ID),
-                    "time_ns": ev.get("time_ns"),
-                }
-            )
-    if exc is not None:
-        err_type = err_type or exc.get("exception.type")
-        out["error_message"] = out["error_message"] or exc.get("exception.message")
-        out["exception_stacktrace"] = out["exception_stacktrace"] or exc.get("exception.stacktrace")
-    if status == "ERROR":
-        out["error_message"] = out["error_message"] or status_message
-    if out["marker_role"] == sc.ROLE_RECOVERED:
-        types = attrs.get(sc.RECOVERED_TYPES)
-        msgs = attrs.get(sc.RECOVERED_MESSAGES)
-        if err_type is None and types:
-            err_type = (
-                ", ".join(map(str, types)) if isinstance(types, (list, tuple)) else str(types)
-            )
-        if out["error_message"] is None and msgs:
-            out["error_message"] = (
-                "; ".join(map(str, msgs)) if isinstance(msgs, (list, tuple)) else msgs
-            )
-        ids = attrs.get(sc.RECOVERED_SPAN_IDS)
-        if out["marker_cause"] is None and ids:
-            out["marker_cause"] = ids[0] if isinstance(ids, (list, tuple)) else str(ids)
-    out["error_type"] = None if err_type is None else str(err_type)
-    if out["error_message"] is not None and not isinstance(out["error_message"], str):
-        out["error_message"] = str(out["error_message"])
-
+            hevents.append({"to_agent": ea.get(sc.HANDOFF_TO_AGENT),
+                            "payload": _text(ea.get(sc.HANDOFF_PAYLOAD)),
+                            "id": ea.get(sc.HANDOFF_ID), "time_ns": ev.get("time_ns")})  # fmt: skip
     hlinks = []
     for ln in links:
         la = ln.get("attributes") or {}
         if la.get(sc.LINK_TYPE) == sc.LINK_TYPE_HANDOFF:
-            hlinks.append(
-                {
-                    "span_id": ln.get("span_id"),
-                    "kind": la.get(sc.HANDOFF_KIND) or sc.KIND_DATA,
-                    "from_agent": la.get(sc.HANDOFF_FROM_AGENT),
-                    "payload": _text(la.get(sc.HANDOFF_PAYLOAD)),
-                    "argument": la.get(sc.HANDOFF_ARGUMENT),
-                    "id": la.get(sc.HANDOFF_ID),
-                }
-            )
-    out["rejects"] = json.dumps(rejects) if rejects else None
-    out["handoff_links"] = json.dumps(hlinks) if hlinks else None
-    out["handoff_events"] = json.dumps(hevents) if hevents else None
-    return out
+            hlinks.append({"span_id": ln.get("span_id"), "kind": la.get(sc.HANDOFF_KIND) or sc.KIND_DATA,
+                           "from_agent": la.get(sc.HANDOFF_FROM_AGENT),
+                           "payload": _text(la.get(sc.HANDOFF_PAYLOAD)),
+                           "argument": la.get(sc.HANDOFF_ARGUMENT), "id": la.get(sc.HANDOFF_ID)})  # fmt: skip
+    exc = exc or {}
+    ids = attrs.get(sc.RECOVERED_SPAN_IDS) if recovered else None
+    return (
+        _str(exc.get("exception.type")),
+        _str(exc.get("exception.message")),
+        _str(exc.get("exception.stacktrace")),
+        json.dumps(rejects) if rejects else None,
+        json.dumps(hevents) if hevents else None,
+        json.dumps(hlinks) if hlinks else None,
+        _joined(attrs.get(sc.RECOVERED_TYPES), ", ") if recovered else None,
+        _joined(attrs.get(sc.RECOVERED_MESSAGES), "; ") if recovered else None,
+        (ids[0] if isinstance(ids, (list, tuple)) else str(ids)) if ids else None,
+    )
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None or v == "" else str(v)

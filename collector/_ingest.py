@@ -1,4 +1,12 @@
-"""SpanBatch -> one Arrow table shaped like span_t (promotion and cost included)."""
+"""SpanBatch -> the Arrow table staged for one insert (the Python half of ingest).
+
+Python does only what needs Python objects: hex ids are already strings, so this
+encodes attributes / events / links / resource as JSON text (orjson), reads the
+service name once per distinct Resource, and computes `collector._dialects.staged_facts`
+for the few spans with events, links or a recovery marker. Everything else (the
+dialect promotion, classification, costs) runs vectorised inside DuckDB over this
+table (`collector._dialects.promotion_sql`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,11 @@ import json
 import time
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from collector._batch import SpanBatch
-from collector._dialects import promote
-from collector._prices import PriceMap, price_map
-from collector._schema import SPAN_COLUMNS
+from collector._dialects import STAGED_FACTS, staged_facts
 from tracer import semconv as sc
 
 _ARROW_TYPES = {
@@ -28,68 +35,78 @@ def arrow_schema(cols: tuple[tuple[str, str], ...]) -> pa.Schema:
     return pa.schema([(c, _ARROW_TYPES[t]) for c, t in cols])
 
 
-SPAN_SCHEMA = arrow_schema(SPAN_COLUMNS)
-_PROMOTED = [c for c, _ in SPAN_COLUMNS[17:]]
+STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("start_ns", "BIGINT"),
+    ("end_ns", "BIGINT"),
+    ("status", "VARCHAR"),
+    ("status_message", "VARCHAR"),
+    ("attributes", "VARCHAR"),
+    ("events", "VARCHAR"),
+    ("links", "VARCHAR"),
+    ("resource", "VARCHAR"),
+    ("scope_name", "VARCHAR"),
+    ("scope_version", "VARCHAR"),
+    ("pending", "BOOLEAN"),
+    ("ingested_ns", "BIGINT"),
+    ("service_name", "VARCHAR"),
+    *((c, "VARCHAR") for c in STAGED_FACTS),
+    ("ord", "BIGINT"),  # batch order: of two copies of a span the later one wins
+)
+STAGED_SCHEMA = arrow_schema(STAGED_COLUMNS)
 
-_dumps = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+_slow_dumps = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+
+
+def _dumps(value: Any) -> str | bytes:
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        # non-string keys, huge ints, odd objects: the stdlib encoder stringifies them
+        return _slow_dumps(value)
 
 
 def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, str) and v.lower() == "true") or v == 1
 
 
-def _resources(resources: list[dict[str, Any]]) -> list[str]:
-    # a batch usually holds a handful of distinct Resource dicts: encode each once
-    out: list[str] = []
-    last: Any = None
-    text = "{}"
-    for r in resources:
-        if r is not last:
-            last, text = r, (_dumps(r) if r else "{}")
-        out.append(text)
-    return out
-
-
-def batch_to_arrow(batch: SpanBatch, prices: PriceMap | None = None) -> pa.Table:
-    """Promote every span of `batch` and build the Arrow table for one insert."""
-    prices = prices or price_map()
+def batch_to_arrow(batch: SpanBatch) -> pa.Table:
+    """The staged Arrow table of `batch` (STAGED_COLUMNS), ready for `promotion_sql`."""
     n = len(batch)
     if n == 0:
-        return SPAN_SCHEMA.empty_table()
-    now = time.time_ns()
-    rows: list[tuple[Any, ...]] = [()] * n
-    pending: list[bool] = [False] * n
+        return STAGED_SCHEMA.empty_table()
+    pending = [False] * n
     end_ns: list[int | None] = list(batch.end_ns)
-    attrs_json: list[str] = [""] * n
-    for i in range(n):
-        attrs = batch.attributes[i] or {}
-        p = promote(
-            batch.name[i],
-            batch.status_code[i],
-            batch.status_message[i],
-            attrs,
-            batch.events[i] or [],
-            batch.links[i] or [],
-            batch.resource[i] or {},
-        )
-        if p["cost_usd"] is None and p["span_class"] == "llm":
-            cost = prices.cost(
-                p["model"], p["provider"], p["input_tokens"], p["output_tokens"],
-                p["cache_read_tokens"],
-            )  # fmt: skip
-            if cost is None and p["response_model"] and p["response_model"] != p["model"]:
-                cost = prices.cost(
-                    p["response_model"], p["provider"], p["input_tokens"], p["output_tokens"],
-                    p["cache_read_tokens"],
-                )  # fmt: skip
-            if cost is not None:
-                p["cost_usd"], p["cost_source"] = cost, "computed"
-        rows[i] = tuple(map(p.get, _PROMOTED))
-        if _truthy(attrs.get(sc.PENDING)) or end_ns[i] is None:
+    attrs_json: list[str | bytes] = [b"{}"] * n
+    events_json: list[str | bytes] = [b"[]"] * n
+    links_json: list[str | bytes] = [b"[]"] * n
+    facts: list[tuple[int, tuple[Any, ...]]] = []
+    get_pending, role, recovered = sc.PENDING, sc.ERROR_ROLE, sc.ROLE_RECOVERED
+    for i, (attrs, events, links) in enumerate(
+        zip(batch.attributes, batch.events, batch.links, strict=True)
+    ):
+        if attrs:
+            attrs_json[i] = _dumps(attrs)
+            p = attrs.get(get_pending)
+            if p is not None and _truthy(p):
+                pending[i] = True
+                end_ns[i] = None
+        if end_ns[i] is None:
             pending[i] = True
-            end_ns[i] = None
-        attrs_json[i] = _dumps(attrs)
-    columns: dict[str, list[Any]] = {
+        if events:
+            events_json[i] = _dumps(events)
+        if links:
+            links_json[i] = _dumps(links)
+        if events or links or (attrs and attrs.get(role) == recovered):
+            f = staged_facts(attrs or {}, events or [], links or [])
+            if f is not None:
+                facts.append((i, f))
+    resources, services = _resources(batch.resource)
+    columns: dict[str, Any] = {
         "trace_id": batch.trace_id,
         "span_id": batch.span_id,
         "parent_span_id": [p or None for p in batch.parent_span_id],
@@ -100,13 +117,40 @@ def batch_to_arrow(batch: SpanBatch, prices: PriceMap | None = None) -> pa.Table
         "status": batch.status_code,
         "status_message": batch.status_message,
         "attributes": attrs_json,
-        "events": [_dumps(e) if e else "[]" for e in batch.events],
-        "links": [_dumps(ln) if ln else "[]" for ln in batch.links],
-        "resource": _resources(batch.resource),
+        "events": events_json,
+        "links": links_json,
+        "resource": resources,
         "scope_name": batch.scope_name,
         "scope_version": batch.scope_version,
         "pending": pending,
-        "ingested_ns": [now] * n,
-        **dict(zip(_PROMOTED, map(list, zip(*rows, strict=True)), strict=True)),
+        "ingested_ns": [time.time_ns()] * n,
+        "service_name": services,
     }
-    return pa.table(columns, schema=SPAN_SCHEMA)
+    columns["ord"] = range(n)
+    for j, c in enumerate(STAGED_FACTS):
+        col: list[Any] = [None] * n
+        for i, f in facts:
+            col[i] = f[j]
+        columns[c] = col
+    return pa.table(
+        {c: pa.array(v, type=STAGED_SCHEMA.field(c).type) for c, v in columns.items()},
+        schema=STAGED_SCHEMA,
+    )
+
+
+def _resources(resources: list[dict[str, Any]]) -> tuple[list[Any], list[str | None]]:
+    # a batch usually holds a handful of distinct Resource dicts: encode each once
+    texts: list[Any] = []
+    services: list[str | None] = []
+    last: Any = None
+    text: Any = b"{}"
+    service: str | None = None
+    for r in resources:
+        if r is not last:
+            last = r
+            text = _dumps(r) if r else b"{}"
+            s = r.get("service.name") if r else None
+            service = None if s is None else str(s)
+        texts.append(text)
+        services.append(service)
+    return texts, services

@@ -103,35 +103,24 @@ class PriceMap:
                 return self.prices[self.aliases[cand]]
         return None
 
-    def cost(
-        self,
-        model: str | None,
-        provider: str | None,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        cache_read_tokens: int | None = None,
-    ) -> float | None:
-        """USD cost of one call, or None when the model or every token count is unknown."""
-        if input_tokens is None and output_tokens is None:
-            return None
-        price = self.resolve(model, provider)
-        if price is None:
-            return None
-        total = 0.0
-        inp = input_tokens or 0
-        if cache_read_tokens and price.cache_read is not None and price.input is not None:
-            # GenAI semconv: input_tokens includes the cached ones, billed at the cache rate.
-            cached = min(cache_read_tokens, inp)
-            total += cached * price.cache_read + (inp - cached) * price.input
-        elif inp:
-            if price.input is None:
-                return None
-            total += inp * price.input
-        if output_tokens:
-            if price.output is None:
-                return None
-            total += output_tokens * price.output
-        return total
+
+def cost_sql(price: str, tokens: str = "") -> str:
+    """SQL for the USD cost of one call from token columns and `{price}_model`, `_input`, ….
+
+    NULL when every token count is NULL or a needed price is unknown, never a 0
+    that looks known. GenAI semconv: input_tokens include the cached ones, which
+    are billed at the cache-read rate when the model has one.
+    """
+    it, ot, cr = (f"{tokens}{c}" for c in ("input_tokens", "output_tokens", "cache_read_tokens"))
+    inp, out, cache = (f"{price}_{c}" for c in ("input", "output", "cache_read"))
+    cached = f"least({cr}, coalesce({it}, 0))"
+    output = f"(CASE WHEN coalesce({ot}, 0) <> 0 THEN {ot} * {out} ELSE 0 END)"
+    return f"""(CASE
+    WHEN ({it} IS NULL AND {ot} IS NULL) OR {price}_model IS NULL THEN NULL
+    WHEN coalesce({cr}, 0) <> 0 AND {cache} IS NOT NULL AND {inp} IS NOT NULL
+        THEN {cached} * {cache} + (coalesce({it}, 0) - {cached}) * {inp} + {output}
+    ELSE (CASE WHEN coalesce({it}, 0) <> 0 THEN {it} * {inp} ELSE 0 END) + {output}
+END)"""
 
 
 def _num(v: Any) -> float | None:

@@ -11,17 +11,19 @@ raise a "writer waiting" flag that polling readers respect. The exporter buffers
 and writes every 0.2 s, keeping (and retrying) a batch it could not write. The
 details live in collector._connect; the README ("One writer, many readers") explains it to users.
 
-Every `write()` attaches the file read-write and runs ONE transaction:
+Every `write()` attaches the file read-write and runs ONE transaction, almost all
+of it vectorised SQL inside DuckDB (the Python side only encodes JSON):
 
-1. the SpanBatch becomes one Arrow table (attributes promoted by
-   collector._dialects, missing costs computed from litellm's bundled prices);
-2. the stored spans of the touched traces are read and merged with the batch
-   (a finished span replaces any stored copy, a pending copy only a pending one,
-   so a late pending copy never overwrites a finished span), and each touched
-   trace is derived again (collector._derive): effective agents, error roles and
-   root cause, critical path, rollups, handoff edges;
-3. upsert on (trace_id, span_id) with the facts already filled in; stored spans
-   whose facts changed are updated; the rollup rows of those traces are replaced;
+1. the batch is staged as one Arrow table (collector._ingest), promoted by one
+   SELECT (collector._dialects.promotion_sql) and de-duplicated; missing costs are
+   computed from litellm's bundled prices (collector._prices);
+2. the stored spans of the touched traces are merged with it (a finished span
+   replaces any stored copy, a pending copy only a pending one, so a late pending
+   copy never overwrites a finished span) and every touched trace is derived again
+   (collector._derive): effective agents, error roles and root cause, critical
+   path, rollups, handoff edges;
+3. the batch's rows are inserted with their facts filled in, stored spans whose
+   facts changed are updated, the rollup rows of the touched traces replaced;
 4. COMMIT. Any failure rolls the whole batch back: nothing is half-written.
 
 Schema versions: a new file gets the current schema; an older hoptrace file is
@@ -34,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -48,68 +49,24 @@ from collector._connect import (
     resolve_db,
     write_connection,
 )
-from collector._derive import derive_trace
+from collector._derive import DERIVE_COLUMNS, derive, drop_temp
+from collector._dialects import promotion_sql
 from collector._ingest import arrow_schema, batch_to_arrow
-from collector._prices import price_file, price_map
+from collector._prices import cost_sql, price_file, price_map
 from collector._schema import (
-    AGENT_COLUMNS,
-    DERIVED_COLUMNS,
     DERIVED_SPAN_COLUMNS,
     DERIVED_TABLES,
-    ERROR_COLUMNS,
-    HANDOFF_COLUMNS,
     PRICE_COLUMNS,
     RAW_COLUMN_NAMES,
-    RUN_COLUMNS,
     SCHEMA_VERSION,
     SPAN_COLUMN_NAMES,
     ddl,
 )
 
-# span_t columns the derivation reads (attributes only for parentless spans: runs.attributes)
-_DERIVE_COLUMNS = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "start_ns",
-    "end_ns",
-    "status",
-    "pending",
-    "span_class",
-    "native",
-    "agent_attr",
-    "agent_span_attr",
-    "error_type",
-    "error_message",
-    "marker_role",
-    "marker_cause",
-    "rejects",
-    "handoff_links",
-    "handoff_events",
-    "handoff_from_agent",
-    "handoff_from_span_id",
-    "handoff_to_agent",
-    "handoff_payload",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "model",
-    "service_name",
-    "conversation_id",
-    "input_preview",
-]
-_DERIVE_SELECT = ", ".join(f"s.{c}" for c in _DERIVE_COLUMNS) + (
-    ", CASE WHEN s.parent_span_id IS NULL THEN s.attributes END AS attributes"
-)
-_SCHEMAS = {
-    "runs_t": arrow_schema(RUN_COLUMNS),
-    "agents_t": arrow_schema(AGENT_COLUMNS),
-    "handoffs_t": arrow_schema(HANDOFF_COLUMNS),
-    "errors_t": arrow_schema(ERROR_COLUMNS),
-}
-_DERIVED_SCHEMA = arrow_schema(DERIVED_COLUMNS)
 _MIGRATE_CHUNK = 50_000
+_FACT_COLUMNS = ", ".join(DERIVED_SPAN_COLUMNS)
+_DERIVE_READ = ", ".join(c for c, _ in DERIVE_COLUMNS if c != "attributes")
+_PROMOTED_TEMP = ("_b", "_all", "_touched")
 
 
 class SpanStore:
@@ -133,28 +90,33 @@ class SpanStore:
         _validate(batch)
         if not len(batch):
             return
-        table = _dedupe(batch_to_arrow(batch))
+        staged = batch_to_arrow(batch)
         with self._lock, write_connection(self.path, self.timeout) as conn:
             try:
-                conn.execute("BEGIN TRANSACTION")
-                _write(conn, table)
-                conn.execute("COMMIT")
+                _transaction(conn, staged)
             except duckdb.CatalogException:
                 # the file was deleted or replaced since this store created it: start over
-                conn.execute("ROLLBACK")
                 _ensure_schema(conn, self.path)
-                conn.execute("BEGIN TRANSACTION")
-                _write(conn, table)
-                conn.execute("COMMIT")
+                _transaction(conn, staged)
 
     def close(self) -> None:
         """Nothing stays open between writes; kept for symmetry with other stores."""
 
 
-def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    # in an aborted transaction unregister fails too; the original error matters
-    with contextlib.suppress(duckdb.Error):
-        conn.unregister(name)
+def _transaction(conn: duckdb.DuckDBPyConnection, staged: pa.Table) -> None:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        _write(conn, staged)
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            drop_temp(conn)
+            for t in _PROMOTED_TEMP:
+                conn.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _validate(batch: SpanBatch) -> None:
@@ -162,104 +124,67 @@ def _validate(batch: SpanBatch) -> None:
     bad = [f for f in batch.__dataclass_fields__ if len(getattr(batch, f)) != n]
     if bad:
         raise ValueError(f"SpanBatch columns differ in length ({n} span ids; bad: {bad})")
-    for i in range(n):
-        if not batch.trace_id[i] or not batch.span_id[i]:
-            raise ValueError(f"SpanBatch row {i} has an empty trace_id or span_id")
+    if not all(batch.trace_id) or not all(batch.span_id):
+        i = next(i for i in range(n) if not batch.trace_id[i] or not batch.span_id[i])
+        raise ValueError(f"SpanBatch row {i} has an empty trace_id or span_id")
 
 
-def _dedupe(table: pa.Table) -> pa.Table:
-    """One row per (trace_id, span_id): finished beats pending, later beats earlier."""
-    keys = list(
-        zip(table.column("trace_id").to_pylist(), table.column("span_id").to_pylist(), strict=True)
-    )
-    if len(set(keys)) == len(keys):
-        return table
-    pending = table.column("pending").to_pylist()
-    best: dict[tuple[str, str], int] = {}
-    for i, k in enumerate(keys):
-        j = best.get(k)
-        if j is None or not (pending[i] and not pending[j]):
-            best[k] = i
-    return table.take(sorted(best.values()))
-
-
-def _upsert(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+def _write(conn: duckdb.DuckDBPyConnection, staged: pa.Table) -> None:
+    """Promote, merge with the stored spans of the touched traces, derive, upsert."""
+    conn.register("_raw", staged)
+    try:
+        # one row per (trace_id, span_id): finished beats pending, later beats earlier
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE _b AS SELECT * EXCLUDE (v) FROM ("
+            f"{promotion_sql('_raw')}) QUALIFY row_number() OVER "
+            "(PARTITION BY trace_id, span_id ORDER BY pending, ord DESC) = 1"
+        )
+    finally:
+        conn.unregister("_raw")
+    _fill_costs(conn)
+    conn.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT trace_id FROM _b")
+    lo, hi = conn.execute("SELECT min(start_ns), max(start_ns) FROM _b").fetchall()[0]
+    window = _window(conn, lo)
     # A stored copy of a span has the same start time as the incoming one, and rows
     # arrive roughly in time order: the start_ns range lets DuckDB's zonemaps skip
     # every row group but the recent ones instead of scanning the whole table.
-    lo, hi = _bounds(table)
-    window = f"s.start_ns BETWEEN {lo} AND {hi}"
-    conn.register("_batch", table)
-    try:
-        conn.execute(
-            "DELETE FROM span_t AS s USING _batch AS b "
-            f"WHERE {window} AND s.trace_id = b.trace_id AND s.span_id = b.span_id "
-            "AND (NOT b.pending OR s.pending)"
-        )
-        cols = ", ".join(SPAN_COLUMN_NAMES)
-        conn.execute(
-            f"INSERT INTO span_t ({cols}) SELECT {cols} FROM _batch AS b WHERE NOT EXISTS "
-            f"(SELECT 1 FROM span_t AS s WHERE {window} "
-            "AND s.trace_id = b.trace_id AND s.span_id = b.span_id)"
-        )
-    finally:
-        _unregister(conn, "_batch")
-
-
-def _bounds(table: pa.Table) -> tuple[int, int]:
-    import pyarrow.compute as pc
-
-    mm = pc.min_max(table.column("start_ns")).as_py()
-    return int(mm["min"] or 0), int(mm["max"] or 0)
-
-
-def _write(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    """Derive the touched traces (stored spans + this batch), then upsert with facts.
-
-    The batch's rows are inserted with their derived columns already filled; of the
-    spans stored before, only those whose facts changed are UPDATEd (an UPDATE of
-    every row of the touched traces cost more than the rest of the write).
-    """
-    traces = sorted(set(table.column("trace_id").to_pylist()))
-    conn.register("_touched", pa.table({"trace_id": traces}))
-    try:
-        window = _window(conn, _bounds(table)[0])
-        stored = _read_spans(conn, window)
-        incoming = table.select([*_DERIVE_COLUMNS, "parent_span_id", "attributes"]).to_pylist()
-        merged: dict[tuple[str, str], dict[str, Any]] = {
-            (r["trace_id"], r["span_id"]): r for r in stored
-        }
-        replaced: set[tuple[str, str]] = set()
-        for r in incoming:
-            key = (r["trace_id"], r["span_id"])
-            old = merged.get(key)
-            if old is None or not r["pending"] or old["pending"]:
-                if r["parent_span_id"] is not None:
-                    r["attributes"] = None
-                merged[key] = r
-                replaced.add(key)
-        facts = _derive_and_store(conn, merged.values())
-        columns = {c: table.column(c).to_pylist() for c in ("trace_id", "span_id")}
-        keys = list(zip(columns["trace_id"], columns["span_id"], strict=True))
-        for i, col in enumerate(DERIVED_SPAN_COLUMNS):
-            values = [facts[k][2 + i] if k in facts else None for k in keys]
-            idx = table.schema.get_field_index(col)
-            table = table.set_column(
-                idx, table.schema.field(idx), pa.array(values, table.schema.field(idx).type)
-            )
-        _upsert(conn, table)
-        changed = [
-            f
-            for k, f in facts.items()
-            if k not in replaced and _facts_of(merged[k]) != f[2 : 2 + len(DERIVED_SPAN_COLUMNS)]
-        ]
-        _update_span_facts(conn, changed, window)
-    finally:
-        _unregister(conn, "_touched")
-
-
-def _facts_of(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row.get(c) for c in DERIVED_SPAN_COLUMNS)
+    same = f"s.start_ns BETWEEN {lo} AND {hi} AND s.trace_id = b.trace_id AND s.span_id = b.span_id"
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _all AS
+SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END AS attributes,
+       false AS from_batch, {", ".join(f"{c} AS old_{c}" for c in DERIVED_SPAN_COLUMNS)}
+FROM span_t s
+WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)
+  AND NOT EXISTS (SELECT 1 FROM _b b WHERE {same} AND (NOT b.pending OR s.pending))
+UNION ALL
+SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END, true,
+       {", ".join("NULL" for _ in DERIVED_SPAN_COLUMNS)}
+FROM _b b
+WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pending)"""
+    )
+    derive(conn)
+    conn.execute(
+        f"DELETE FROM span_t AS s USING _b AS b WHERE {same} AND (NOT b.pending OR s.pending)"
+    )
+    raw = ", ".join(f"b.{c}" for c in SPAN_COLUMN_NAMES if c not in DERIVED_SPAN_COLUMNS)
+    conn.execute(
+        f"INSERT INTO span_t ({', '.join(SPAN_COLUMN_NAMES)}) SELECT {raw}, "
+        f"{', '.join('f.' + c for c in DERIVED_SPAN_COLUMNS)} FROM _b b "
+        "JOIN _facts f USING (trace_id, span_id) "
+        "SEMI JOIN _all a ON a.from_batch AND a.trace_id = b.trace_id AND a.span_id = b.span_id"
+    )
+    # of the spans stored before, only those whose facts changed (an UPDATE of every
+    # row of the touched traces would cost more than the rest of the write)
+    changed = " OR ".join(f"f.{c} IS DISTINCT FROM a.old_{c}" for c in DERIVED_SPAN_COLUMNS)
+    sets = ", ".join(f"{c} = d.{c}" for c in DERIVED_SPAN_COLUMNS)
+    conn.execute(
+        f"UPDATE span_t AS s SET {sets} FROM (SELECT f.* FROM _facts f JOIN _all a "
+        f"USING (trace_id, span_id) WHERE NOT a.from_batch AND ({changed})) AS d "
+        f"WHERE {window} AND s.trace_id = d.trace_id AND s.span_id = d.span_id"
+    )
+    for table in DERIVED_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
+        conn.execute(f"INSERT INTO {table} SELECT * FROM _{table.removesuffix('_t')}")
 
 
 def _window(conn: duckdb.DuckDBPyConnection, since_ns: int | None) -> str:
@@ -273,81 +198,46 @@ def _window(conn: duckdb.DuckDBPyConnection, since_ns: int | None) -> str:
     return f"s.start_ns >= {lo}"
 
 
-def _read_spans(conn: duckdb.DuckDBPyConnection, window: str) -> list[dict[str, Any]]:
-    return (
-        conn.sql(
-            f"SELECT {_DERIVE_SELECT}, {', '.join('s.' + c for c in DERIVED_SPAN_COLUMNS)} "
-            f"FROM span_t AS s WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)"
-        )
-        .to_arrow_table()
-        .to_pylist()
-    )
+_PRICE_FIELDS = ("model", "input", "output", "cache_read")
+_PX_SCHEMA = pa.schema(
+    [("model", pa.string()), ("response_model", pa.string()), ("provider", pa.string())]
+    + [(f"{p}_{f}", pa.float64() if f != "model" else pa.string())
+       for p in ("p1", "p2") for f in _PRICE_FIELDS]
+)  # fmt: skip
 
 
-def _derive_and_store(
-    conn: duckdb.DuckDBPyConnection, spans: Any
-) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """Derive each trace; replace its rows in the rollup tables; return span facts by key."""
-    by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in spans:
-        by_trace[r["trace_id"]].append(r)
-    out: dict[str, list[Any]] = {t: [] for t in DERIVED_TABLES}
-    facts: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for trace_id, rows in by_trace.items():
-        f = derive_trace(trace_id, rows)
-        for row in f.span_rows:
-            facts[(row[0], row[1])] = row
-        out["runs_t"].append(f.run_row)
-        out["agents_t"].extend(f.agent_rows)
-        out["handoffs_t"].extend(f.handoff_rows)
-        out["errors_t"].extend(f.error_rows)
-    for table in DERIVED_TABLES:
-        conn.execute(f"DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM _touched)")
-        if not out[table]:
-            continue
-        conn.register("_derived", pa.Table.from_pylist(out[table], schema=_SCHEMAS[table]))
-        try:
-            conn.execute(f"INSERT INTO {table} SELECT * FROM _derived")
-        finally:
-            _unregister(conn, "_derived")
-    return facts
+def _fill_costs(conn: duckdb.DuckDBPyConnection) -> None:
+    """Cost of model calls that report none, from litellm's prices (unknown model: NULL).
 
-
-def rederive(conn: duckdb.DuckDBPyConnection, traces: list[str]) -> None:
-    """Recompute every derived column and table of `traces` from what is stored."""
-    if not traces:
+    Model names are resolved in Python once per distinct (model, provider) of the
+    batch (a handful); the arithmetic runs in SQL over every call.
+    """
+    needed = conn.execute(
+        "SELECT DISTINCT model, response_model, provider FROM _b WHERE cost_usd IS NULL "
+        "AND span_class = 'llm' AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)"
+    ).fetchall()
+    if not needed:
         return
-    conn.register("_touched", pa.table({"trace_id": traces}))
+    pm = price_map()
+    rows = []
+    for model, response_model, provider in needed:
+        p1 = pm.resolve(model, provider)
+        p2 = pm.resolve(response_model, provider) if response_model != model else None
+        fields = [(p.model, p.input, p.output, p.cache_read) if p else (None,) * 4 for p in (p1, p2)]
+        rows.append((model, response_model, provider, *fields[0], *fields[1]))
+    conn.register("_px", pa.Table.from_pylist(
+        [dict(zip(_PX_SCHEMA.names, r, strict=True)) for r in rows], schema=_PX_SCHEMA))  # fmt: skip
     try:
-        facts = _derive_and_store(conn, _read_spans(conn, "TRUE"))
-        _update_span_facts(conn, list(facts.values()), "TRUE")
-    finally:
-        _unregister(conn, "_touched")
-
-
-def _update_span_facts(
-    conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], window: str
-) -> None:
-    """Write the derived per-span columns of span_t in place (one UPDATE ... FROM)."""
-    if not rows:
-        return
-    schema = _DERIVED_SCHEMA
-    staged = pa.Table.from_arrays(
-        [
-            pa.array(col, type=f.type)
-            for col, f in zip(zip(*rows, strict=True), schema, strict=True)
-        ],
-        schema=schema,
-    )
-    sets = ", ".join(f"{c} = d.{c}" for c in DERIVED_SPAN_COLUMNS)
-    conn.register("_facts", staged)
-    try:
+        cost = f"coalesce({cost_sql('x.p1', 'b.')}, {cost_sql('x.p2', 'b.')})"
         conn.execute(
-            f"UPDATE span_t AS s SET {sets} FROM _facts AS d WHERE {window} "
-            "AND s.trace_id = d.trace_id AND s.span_id = d.span_id"
+            f"UPDATE _b AS b SET cost_usd = {cost}, cost_source = CASE WHEN {cost} IS NOT NULL "
+            "THEN 'computed' END FROM _px AS x WHERE b.cost_usd IS NULL AND b.span_class = 'llm' "
+            "AND b.model IS NOT DISTINCT FROM x.model "
+            "AND b.response_model IS NOT DISTINCT FROM x.response_model "
+            "AND b.provider IS NOT DISTINCT FROM x.provider"
         )
     finally:
-        _unregister(conn, "_facts")
+        conn.unregister("_px")
 
 
 # --- schema, prices, migration -----------------------------------------------------
@@ -424,13 +314,11 @@ def _migrate(conn: duckdb.DuckDBPyConnection, version: int) -> None:
                 scope_name=rec["scope_name"],
                 scope_version=rec["scope_version"],
             )
-        table = _dedupe(batch_to_arrow(batch))
-        _upsert(conn, table)
+        # chunks hold whole traces except at their edges, which the next chunk merges with
+        _write(conn, batch_to_arrow(batch))
+        drop_temp(conn)
         offset += len(rows)
     conn.execute(f"DROP TABLE {old}")
-    traces = [r[0] for r in conn.execute("SELECT DISTINCT trace_id FROM span_t").fetchall()]
-    for i in range(0, len(traces), 1000):
-        rederive(conn, traces[i : i + 1000])
 
 
 def _json(v: Any, default: Any) -> Any:
@@ -481,5 +369,5 @@ def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
             "INSERT OR REPLACE INTO hoptrace_meta VALUES ('prices_source', ?)", [signature]
         )
     finally:
-        _unregister(conn, "_prices")
-        _unregister(conn, "_aliases")
+        conn.unregister("_prices")
+        conn.unregister("_aliases")

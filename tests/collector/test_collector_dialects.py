@@ -44,7 +44,7 @@ def test_otel_genai_current_names(db: Path) -> None:
     assert chat["cost_usd"] == pytest.approx(600 * 0.15e-6 + 400 * 0.075e-6 + 500 * 0.6e-6)
     assert chat["cost_source"] == "computed"
     assert s[sid("tool")]["tool_name"] == "search"
-    assert s[sid("tool")]["input_preview"] == '{"q": "x"}'
+    assert s[sid("tool")]["input_preview"] == '{"q":"x"}'  # non-string values: compact JSON
     assert s[sid("agent")]["conversation_id"] == "conv-1"
     run = collector.query("SELECT agent_count, llm_calls, conversation_id FROM runs", db)
     assert run.row(0) == (1, 1, "conv-1")
