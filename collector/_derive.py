@@ -69,8 +69,8 @@ DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
 """The span_t columns derivation reads (`_all` may carry more)."""
 
 _WALK = """
-CREATE OR REPLACE TEMP TABLE _n AS
-SELECT a.*, t.now,
+CREATE OR REPLACE TEMP TABLE _n AS  -- what the walk needs, narrow: it is read once per level
+SELECT a.trace_id, a.span_id, a.span_class, a.agent_attr, a.start_ns,
        CASE WHEN a.end_ns IS NULL OR coalesce(a.pending, false) THEN t.now ELSE a.end_ns END AS end_eff,
        CASE WHEN p.span_id IS NOT NULL AND a.parent_span_id <> a.span_id THEN a.parent_span_id END AS par
 FROM _all a
@@ -112,14 +112,15 @@ SELECT n.trace_id, n.span_id, n.span_class, 0,
 FROM _n n ANTI JOIN w ON w.trace_id = n.trace_id AND w.span_id = n.span_id;
 
 CREATE OR REPLACE TEMP TABLE _f AS
-SELECT n.*, w.depth, w.agent_sid, w.outer_sid, w.outer_nm, w.chain, w.anc, w.cs, w.ce, w.pcs, w.pce,
+SELECT a.*, n.end_eff, w.depth, w.agent_sid, w.outer_sid, w.outer_nm, w.chain, w.anc, w.cs, w.ce,
+       w.pcs, w.pce,
        CASE WHEN w.depth = 0 THEN NULL ELSE n.par END AS tpar,
-       CASE WHEN n.span_class = 'agent' THEN n.agent_attr
-            ELSE coalesce(n.agent_attr, w.agent_nm) END AS agent_name,
-       CASE WHEN n.span_class = 'agent' THEN n.span_id
-            ELSE coalesce(n.agent_span_attr, w.agent_sid) END AS agent_span_id,
-       n.span_class = 'llm' AND NOT w.in_llm AS is_llm
-FROM _n n JOIN _w w USING (trace_id, span_id);
+       CASE WHEN a.span_class = 'agent' THEN a.agent_attr
+            ELSE coalesce(a.agent_attr, w.agent_nm) END AS agent_name,
+       CASE WHEN a.span_class = 'agent' THEN a.span_id
+            ELSE coalesce(a.agent_span_attr, w.agent_sid) END AS agent_span_id,
+       a.span_class = 'llm' AND NOT w.in_llm AS is_llm
+FROM _all a JOIN _n n USING (trace_id, span_id) JOIN _w w USING (trace_id, span_id);
 
 CREATE OR REPLACE TEMP TABLE _root AS
 SELECT trace_id, span_id AS root_id FROM _f WHERE tpar IS NULL
@@ -233,8 +234,11 @@ SELECT run.trace_id, name, service_name, start_ns,
 FROM run LEFT JOIN cp USING (trace_id) LEFT JOIN _causes rc USING (trace_id);
 
 CREATE OR REPLACE TEMP TABLE _agents AS
-WITH spans AS (
-    SELECT f.*, coalesce(c.own_ns, 0) AS own_ns FROM _f f
+WITH spans AS MATERIALIZED (
+    SELECT f.trace_id, f.agent_name, f.span_class, f.end_eff, f.start_ns, f.outer_nm, f.is_llm,
+           f.input_tokens, f.output_tokens, f.cost_usd, f.status, f.model, f.chain,
+           coalesce(c.own_ns, 0) AS own_ns
+    FROM _f f
     LEFT JOIN _cp c ON c.trace_id = f.trace_id AND c.span_id = f.span_id
     WHERE f.agent_name IS NOT NULL
 ),
@@ -357,7 +361,7 @@ def _has_errors(conn: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     return pa.table([pa.array(c, pa.string()) for c in cols], schema=schema)
 
 

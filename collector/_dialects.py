@@ -139,9 +139,9 @@ def _lit(text: str) -> str:
 
 
 def _val(name: str) -> str:
-    # a present, non-empty value as text (non-strings as compact JSON); the list index is
-    # 1-based; one json_extract_string call with every path parses each span's JSON once
-    return f"nullif(v[{ATTR_NAMES.index(name) + 1}], '')"
+    # a present, non-empty value as text (non-strings as compact JSON); `v` is the span's
+    # attributes parsed once into a STRUCT of every name the store reads
+    return "nullif(v." + '"' + name + '"' + ", '')"
 
 
 def _first(names: tuple[str, ...]) -> str:
@@ -180,15 +180,17 @@ _CLASSIFY = f"""CASE
 END"""
 
 
-def promotion_sql(source: str) -> str:
+def promotion_sql(source: str, columns: tuple[str, ...]) -> str:
     """SELECT producing every raw and promoted span_t column from a staged batch.
 
     `source` has the raw columns plus the Python-side facts of `staged_facts()`
     (`service_name`, `x_exc_type`, `x_exc_message`, `x_exc_stack`, `x_rec_type`,
     `x_rec_message`, `x_rec_cause`, `rejects`, `handoff_links`, `handoff_events`).
     The cost of a model call that reports none is filled in later (collector._prices).
+    Only `columns` come out: carrying the intermediate a_* columns would make DuckDB
+    materialise twice as much per span.
     """
-    paths = ", ".join(_lit('$."' + n + '"') for n in ATTR_NAMES)
+    shape = _lit(json.dumps(dict.fromkeys(ATTR_NAMES, "VARCHAR")))
     cols = [f"{_first(names)} AS a_{c}" for c, names in STRING_ATTRS.items()]
     cols += [
         f"TRY_CAST(trunc(TRY_CAST({_first(names)} AS DOUBLE)) AS BIGINT) AS {c}"
@@ -208,10 +210,23 @@ def promotion_sql(source: str) -> str:
         strings[c] = _preview(f"a_{c}")
     handoff_oi = "span_class = 'handoff' AND a_oi IS NOT NULL"
     out = {
-        **{c: strings[c] for c in ("tool_name", "workflow_name", "conversation_id", "model",
-                                   "response_model", "provider", "agent_span_attr",
-                                   "marker_role", "input_preview", "output_preview",
-                                   "handoff_from_span_id", "handoff_payload")},
+        **{
+            c: strings[c]
+            for c in (
+                "tool_name",
+                "workflow_name",
+                "conversation_id",
+                "model",
+                "response_model",
+                "provider",
+                "agent_span_attr",
+                "marker_role",
+                "input_preview",
+                "output_preview",
+                "handoff_from_span_id",
+                "handoff_payload",
+            )
+        },
         "agent_attr": f"CASE WHEN span_class = 'agent' AND a_agent_attr IS NULL THEN "
         f"coalesce(a_node, {_without_prefix('name', 'invoke_agent ')}) ELSE a_agent_attr END",
         "handoff_from_agent": f"CASE WHEN {handoff_oi} THEN coalesce(a_handoff_from_agent, "
@@ -227,15 +242,15 @@ def promotion_sql(source: str) -> str:
         "exception_stacktrace": "coalesce(a_exception_stacktrace, x_exc_stack)",
         "marker_cause": "coalesce(a_marker_cause, x_rec_cause)",
     }
-    promoted = ",\n    ".join(f"{expr} AS {c}" for c, expr in out.items())
+    select = ",\n    ".join(f"{out[c]} AS {c}" if c in out else c for c in columns)
     return f"""
-SELECT *, {promoted}
+SELECT {select}
 FROM (
     SELECT *, {_CLASSIFY} AS span_class, a_hk IS NOT NULL AS native
     FROM (
         SELECT *, a_operation AS operation
         FROM (SELECT *, {", ".join(cols)}
-              FROM (SELECT *, json_extract_string(attributes, [{paths}]) AS v FROM {source}))
+              FROM (SELECT *, from_json(attributes, {shape}) AS v FROM {source}))
     )
 )"""
 

@@ -67,6 +67,7 @@ _MIGRATE_CHUNK = 50_000
 _FACT_COLUMNS = ", ".join(DERIVED_SPAN_COLUMNS)
 _DERIVE_READ = ", ".join(c for c, _ in DERIVE_COLUMNS if c != "attributes")
 _PROMOTED_TEMP = ("_b", "_all", "_touched")
+_BATCH_COLUMNS = tuple(c for c in SPAN_COLUMN_NAMES if c not in DERIVED_SPAN_COLUMNS)
 
 
 class SpanStore:
@@ -133,12 +134,12 @@ def _write(conn: duckdb.DuckDBPyConnection, staged: pa.Table) -> None:
     """Promote, merge with the stored spans of the touched traces, derive, upsert."""
     conn.register("_raw", staged)
     try:
-        # one row per (trace_id, span_id): finished beats pending, later beats earlier
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE _b AS SELECT * EXCLUDE (v) FROM ("
-            f"{promotion_sql('_raw')}) QUALIFY row_number() OVER "
-            "(PARTITION BY trace_id, span_id ORDER BY pending, ord DESC) = 1"
-        )
+        source = "_raw"
+        if staged.num_rows > 1 and _has_duplicates(conn):
+            # one row per (trace_id, span_id): finished beats pending, later beats earlier
+            source = ("(SELECT * FROM _raw QUALIFY row_number() OVER "
+                      "(PARTITION BY trace_id, span_id ORDER BY pending, ord DESC) = 1)")  # fmt: skip
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _b AS {promotion_sql(source, _BATCH_COLUMNS)}")
     finally:
         conn.unregister("_raw")
     _fill_costs(conn)
@@ -187,6 +188,12 @@ WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pe
         conn.execute(f"INSERT INTO {table} SELECT * FROM _{table.removesuffix('_t')}")
 
 
+def _has_duplicates(conn: duckdb.DuckDBPyConnection) -> bool:
+    return bool(conn.execute(
+        "SELECT count(*) <> count(DISTINCT (trace_id, span_id)) FROM _raw"
+    ).fetchall()[0][0])  # fmt: skip
+
+
 def _window(conn: duckdb.DuckDBPyConnection, since_ns: int | None) -> str:
     """A start_ns predicate covering every stored span of the `_touched` traces."""
     if since_ns is None:
@@ -223,7 +230,9 @@ def _fill_costs(conn: duckdb.DuckDBPyConnection) -> None:
     for model, response_model, provider in needed:
         p1 = pm.resolve(model, provider)
         p2 = pm.resolve(response_model, provider) if response_model != model else None
-        fields = [(p.model, p.input, p.output, p.cache_read) if p else (None,) * 4 for p in (p1, p2)]
+        fields = [
+            (p.model, p.input, p.output, p.cache_read) if p else (None,) * 4 for p in (p1, p2)
+        ]
         rows.append((model, response_model, provider, *fields[0], *fields[1]))
     conn.register("_px", pa.Table.from_pylist(
         [dict(zip(_PX_SCHEMA.names, r, strict=True)) for r in rows], schema=_PX_SCHEMA))  # fmt: skip
