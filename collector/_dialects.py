@@ -11,11 +11,12 @@ never parse JSON. Events and links are read in Python (`event_facts`), and only 
 the few spans that have any.
 
 Span classes (`span_class`, shown as `hoptrace_kind` in the `spans` view): agent |
-llm | tool | workflow | handoff | span, decided by `_CLASSIFY` below.
+llm | tool | workflow | handoff | span, decided by `_classify` below.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -138,14 +139,28 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _val(name: str) -> str:
-    # a present, non-empty value as text (non-strings as compact JSON); `v` is the span's
-    # attributes parsed once into a STRUCT of every name the store reads
-    return "nullif(v." + '"' + name + '"' + ", '')"
+class _Names:
+    """SQL for reading attributes, knowing which names occur in the batch at all.
 
+    `v` is each span's attributes parsed once into a STRUCT of the names that occur
+    in the batch (a hoptrace batch uses ~12 of the ~70 names the tables list), so
+    DuckDB neither extracts nor tests the others.
+    """
 
-def _first(names: tuple[str, ...]) -> str:
-    return f"coalesce({', '.join(_val(n) for n in names)})" if len(names) > 1 else _val(names[0])
+    def __init__(self, present: frozenset[str]) -> None:
+        self.present = present
+
+    def val(self, name: str) -> str:
+        # a present, non-empty value as text (non-strings as compact JSON)
+        if name not in self.present:
+            return "NULL::VARCHAR"
+        return "nullif(v." + '"' + name + '"' + ", '')"
+
+    def first(self, names: tuple[str, ...]) -> str:
+        vals = [self.val(n) for n in names if n in self.present]
+        if not vals:
+            return "NULL::VARCHAR"
+        return f"coalesce({', '.join(vals)})" if len(vals) > 1 else vals[0]
 
 
 def _preview(expr: str) -> str:
@@ -160,50 +175,54 @@ def _in(values: frozenset[str]) -> str:
     return ", ".join(_lit(v) for v in sorted(values))
 
 
-_CLASSIFY = f"""CASE
+def _classify(n: _Names) -> str:
+    return f"""CASE
     WHEN a_hk IS NOT NULL THEN a_hk
     WHEN operation = {_lit(sc.OP_AGENT)} THEN
-        CASE WHEN coalesce({_val(sc.GEN_AI_AGENT_NAME)}, {_val("agent_name")}) IS NOT NULL
+        CASE WHEN coalesce({n.val(sc.GEN_AI_AGENT_NAME)}, {n.val("agent_name")}) IS NOT NULL
              THEN 'agent' ELSE 'workflow' END
     WHEN operation = {_lit(sc.OP_WORKFLOW)} THEN 'workflow'
     WHEN operation = {_lit(sc.OP_TOOL)} THEN 'tool'
     WHEN operation IN ({_in(LLM_OPERATIONS)}) THEN 'llm'
     WHEN operation IN ({_in(HANDOFF_OPERATIONS)}) THEN 'handoff'
     WHEN upper(a_oi) = 'AGENT' THEN
-        CASE WHEN {_val("agent.name")} IS NOT NULL THEN 'agent' ELSE 'workflow' END
+        CASE WHEN {n.val("agent.name")} IS NOT NULL THEN 'agent' ELSE 'workflow' END
     WHEN upper(a_oi) IN ('LLM', 'EMBEDDING') THEN 'llm'
     WHEN upper(a_oi) = 'TOOL' THEN
         CASE WHEN starts_with(name, 'handoff to ') THEN 'handoff' ELSE 'tool' END
     WHEN name IN ({_in(LLM_SPAN_NAMES)}) THEN 'llm'
-    WHEN {_val("traceloop.span.kind")} IN ('workflow', 'agent', 'tool') THEN {_val("traceloop.span.kind")}
+    WHEN {n.val("traceloop.span.kind")} IN ('workflow', 'agent', 'tool') THEN {n.val("traceloop.span.kind")}
     ELSE 'span'
 END"""
 
 
-def promotion_sql(source: str, columns: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=64)
+def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]) -> str:
     """SELECT producing every raw and promoted span_t column from a staged batch.
 
     `source` has the raw columns plus the Python-side facts of `staged_facts()`
     (`service_name`, `x_exc_type`, `x_exc_message`, `x_exc_stack`, `x_rec_type`,
     `x_rec_message`, `x_rec_cause`, `rejects`, `handoff_links`, `handoff_events`).
     The cost of a model call that reports none is filled in later (collector._prices).
-    Only `columns` come out: carrying the intermediate a_* columns would make DuckDB
+    `present` is the set of attribute names occurring in the batch (any superset
+    works; the SQL is cached per set). Only `columns` come out: carrying the intermediate a_* columns would make DuckDB
     materialise twice as much per span.
     """
-    shape = _lit(json.dumps(dict.fromkeys(ATTR_NAMES, "VARCHAR")))
-    cols = [f"{_first(names)} AS a_{c}" for c, names in STRING_ATTRS.items()]
+    n = _Names(present & frozenset(ATTR_NAMES))
+    shape = _lit(json.dumps(dict.fromkeys(sorted(n.present) or ATTR_NAMES[:1], "VARCHAR")))
+    cols = [f"{n.first(names)} AS a_{c}" for c, names in STRING_ATTRS.items()]
     cols += [
-        f"TRY_CAST(trunc(TRY_CAST({_first(names)} AS DOUBLE)) AS BIGINT) AS {c}"
+        f"TRY_CAST(trunc(TRY_CAST({n.first(names)} AS DOUBLE)) AS BIGINT) AS {c}"
         for c, names in INT_ATTRS.items()
     ]
     cols += [
-        f"TRY_CAST({_first(COST_ATTRS)} AS DOUBLE) AS a_cost",
-        f"{_val(sc.HOPTRACE_KIND)} AS a_hk",
-        f"{_val(OI_KIND)} AS a_oi",
-        f"{_val('graph.node.id')} AS a_node",
-        f"{_val(sc.ERROR_TYPE)} AS a_error_type",
-        f"{_val('input.value')} AS a_in_value",
-        f"{_val('output.value')} AS a_out_value",
+        f"TRY_CAST({n.first(COST_ATTRS)} AS DOUBLE) AS a_cost",
+        f"{n.val(sc.HOPTRACE_KIND)} AS a_hk",
+        f"{n.val(OI_KIND)} AS a_oi",
+        f"{n.val('graph.node.id')} AS a_node",
+        f"{n.val(sc.ERROR_TYPE)} AS a_error_type",
+        f"{n.val('input.value')} AS a_in_value",
+        f"{n.val('output.value')} AS a_out_value",
     ]
     strings = {c: f"a_{c}" for c in STRING_ATTRS}
     for c in _PREVIEWS:
@@ -246,7 +265,7 @@ def promotion_sql(source: str, columns: tuple[str, ...]) -> str:
     return f"""
 SELECT {select}
 FROM (
-    SELECT *, {_CLASSIFY} AS span_class, a_hk IS NOT NULL AS native
+    SELECT *, {_classify(n)} AS span_class, a_hk IS NOT NULL AS native
     FROM (
         SELECT *, a_operation AS operation
         FROM (SELECT *, {", ".join(cols)}

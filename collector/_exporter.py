@@ -23,6 +23,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
 
 from collector._batch import SpanBatch
 from collector._connect import WRITE_TIMEOUT_S
@@ -48,12 +49,42 @@ def _attrs(attrs: Any) -> dict[str, Any]:
     return {k: _value(v) for k, v in attrs.items()}
 
 
+# Enum.name is a property lookup per access; the hot loop reads these dicts instead
+_KIND_NAMES = {k: k.name for k in SpanKind}
+_CODE_NAMES = {c: c.name for c in StatusCode}
+
+
+def _plain(attrs: Any) -> dict[str, Any]:
+    # An ended SDK span holds a frozen BoundedAttributes around a plain dict: reading
+    # that dict costs ~0.1 us, copying through the mapping API ~4 us a span.
+    if not attrs:
+        return {}
+    inner = getattr(attrs, "_dict", None)
+    return inner if isinstance(inner, dict) else dict(attrs)
+
+
+def _fields(span: ReadableSpan) -> tuple[Any, ...]:
+    """(name, context, parent, kind, start, end, status, attributes, events, links,
+    resource, scope) of a span: the SDK's own fields when it is an SDK span (its
+    properties copy events, links and attributes on every access), else the public API."""
+    try:
+        d = span.__dict__
+        return (d["_name"], d["_context"], d["_parent"], d["_kind"], d["_start_time"],
+                d["_end_time"], d["_status"], d["_attributes"], d["_events"], d["_links"],
+                d["_resource"], d["_instrumentation_scope"])  # fmt: skip
+    except (AttributeError, KeyError):
+        return (span.name, span.context, span.parent, span.kind, span.start_time,
+                span.end_time, span.status, span.attributes, span.events, span.links,
+                span.resource, span.instrumentation_scope)  # fmt: skip
+
+
 def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
     """Convert SDK spans into the store's columnar SpanBatch.
 
     Hot path (every exported span goes through it): appends straight to the
-    columns, converts each distinct Resource once, and keeps tuple attribute
-    values as they are (JSON encodes them as arrays).
+    columns, converts each distinct Resource once, shares the span's own (frozen)
+    attribute dict and keeps tuple attribute values as they are (JSON encodes
+    them as arrays).
     """
     batch = SpanBatch()
     tid, sid, pid = batch.trace_id, batch.span_id, batch.parent_span_id
@@ -63,25 +94,25 @@ def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
     scope_names, scope_versions = batch.scope_name, batch.scope_version
     last_resource: Any = None
     resource_dict: dict[str, Any] = {}
+    last_trace, last_trace_hex = -1, ""
+    pending_key = sc.PENDING
     for span in spans:
-        ctx = span.context
+        name, ctx, parent, kind, start, end, status, raw, evs, lns, res, scope = _fields(span)
         if ctx is None:
             continue
-        attrs = dict(span.attributes or ())
-        tid.append(f"{ctx.trace_id:032x}")
+        attrs = _plain(raw)
+        if ctx.trace_id != last_trace:  # spans of one trace usually come together
+            last_trace, last_trace_hex = ctx.trace_id, f"{ctx.trace_id:032x}"
+        tid.append(last_trace_hex)
         sid.append(f"{ctx.span_id:016x}")
-        parent = span.parent
         pid.append(f"{parent.span_id:016x}" if parent else None)
-        names.append(span.name)
-        kinds.append(span.kind.name)
-        starts.append(span.start_time or 0)
-        end = span.end_time
-        ends.append(None if end is None or attrs.get(sc.PENDING) is True else end)
-        status = span.status
-        codes.append(status.status_code.name)
+        names.append(name)
+        kinds.append(_KIND_NAMES.get(kind) or kind.name)
+        starts.append(start or 0)
+        ends.append(None if end is None or attrs.get(pending_key) is True else end)
+        codes.append(_CODE_NAMES.get(status.status_code) or status.status_code.name)
         messages.append(status.description)
         attributes.append(attrs)
-        evs = span.events
         events.append(
             [
                 {"name": e.name, "time_ns": e.timestamp, "attributes": _attrs(e.attributes)}
@@ -90,7 +121,6 @@ def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
             if evs
             else []
         )
-        lns = span.links
         links.append(
             [
                 {
@@ -103,12 +133,10 @@ def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
             if lns
             else []
         )
-        res = span.resource
         if res is not last_resource:
             last_resource = res
             resource_dict = _attrs(res.attributes) if res is not None else {}
         resources.append(resource_dict)
-        scope = span.instrumentation_scope
         scope_names.append(scope.name if scope else None)
         scope_versions.append(scope.version if scope else None)
     return batch

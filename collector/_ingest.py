@@ -18,7 +18,7 @@ import orjson
 import pyarrow as pa
 
 from collector._batch import SpanBatch
-from collector._dialects import STAGED_FACTS, staged_facts
+from collector._dialects import ATTR_NAMES, STAGED_FACTS, staged_facts
 from tracer import semconv as sc
 
 _ARROW_TYPES = {
@@ -136,6 +136,18 @@ def batch_to_arrow(batch: SpanBatch) -> pa.Table:
         {c: pa.array(v, type=STAGED_SCHEMA.field(c).type) for c, v in columns.items()},
         schema=STAGED_SCHEMA,
     )
+
+
+_READ = frozenset(ATTR_NAMES)
+
+
+def attribute_names(batch: SpanBatch) -> frozenset[str]:
+    """The attribute names of the dialect tables that occur in `batch` (see promotion_sql)."""
+    names: set[str] = set()
+    for attrs in batch.attributes:
+        if attrs:
+            names.update(attrs)
+    return frozenset(names) & _READ
 
 
 def _resources(resources: list[dict[str, Any]]) -> tuple[list[Any], list[str | None]]:
