@@ -325,6 +325,11 @@ def request_to_batch(request: ExportTraceServiceRequest) -> Decoded:
     a_code, a_msg = batch.status_code.append, batch.status_message.append
     a_attrs, a_events, a_links = batch.attributes.append, batch.events.append, batch.links.append
     last_tid, last_tid_hex = b"", ""
+    # Most spans have no events or links; they all share this one empty list, as the
+    # spans of a resource share its dict (readers must not mutate either). That is one
+    # object per span less for the allocator and, as the batch waits in the queue, for
+    # every garbage collection pass: measured, this is most of the collector's GC time.
+    no_items: list[dict[str, Any]] = []
     for resource_spans in request.resource_spans[:]:
         resource = attrs(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans[:]:
@@ -357,8 +362,8 @@ def request_to_batch(request: ExportTraceServiceRequest) -> Decoded:
                 a_code(code_of(status.code))
                 a_msg(status.message or None)
                 a_attrs(attributes)
-                a_events(_events(events) if events else [])
-                a_links(_links(links) if links else [])
+                a_events(_events(events) if events else no_items)
+                a_links(_links(links) if links else no_items)
             # Resource and scope are the same for every kept span of the scope, so those
             # columns are filled once per scope. One dict per resource, shared by its
             # spans: readers must not mutate it.
