@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector._otlp import BodyTooLarge, DecodeError, decode_json, decode_protobuf, decompress
 
@@ -210,6 +211,78 @@ def test_pending_span_and_missing_end_have_no_end_ns() -> None:
     spans += [pending, unfinished]
     batch = decode_json(json_body(doc)).batch
     assert batch.end_ns == [1544712661000000000, None, None]
+
+
+def test_resource_and_scope_columns_follow_the_kept_spans_across_scopes() -> None:
+    # The decoder fills the resource and scope columns once per scope, for the spans it
+    # kept: a refused span in the middle must not shift them.
+    request = ExportTraceServiceRequest()
+    expected = []
+    for r in range(2):
+        resource_spans = request.resource_spans.add()
+        kv = resource_spans.resource.attributes.add()
+        kv.key, kv.value.string_value = "service.name", f"svc{r}"
+        for s in range(3):
+            scope_spans = resource_spans.scope_spans.add()
+            scope_spans.scope.name = f"scope{s}" if s else ""
+            for i in range(3):
+                span = scope_spans.spans.add(
+                    name=f"r{r}s{s}i{i}", kind=Span.SpanKind.SPAN_KIND_CLIENT
+                )
+                span.trace_id = bytes([r + 1]) * 16
+                span.span_id = bytes([r + 1, s + 1, i + 1]) + b"\x00" * 5
+                if i == 1 and s != 2:
+                    span.span_id = b"\x00" * 8  # refused
+                else:
+                    expected.append((span.name, f"svc{r}", f"scope{s}" if s else None))
+    decoded = decode_protobuf(request.SerializeToString())
+    batch = decoded.batch
+    assert decoded.rejected == 4
+    services = [res["service.name"] for res in batch.resource]
+    assert list(zip(batch.name, services, batch.scope_name, strict=True)) == expected
+    assert batch.kind == ["CLIENT"] * len(expected)
+
+
+def test_protobuf_enum_numbers_outside_the_known_range_fall_back() -> None:
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for n, (kind, code) in enumerate([(-1, -3), (6, 3), (5, 2), (0, 0)]):
+        span = spans.add(trace_id=b"\x01" * 16, span_id=bytes([n + 1]) * 8, kind=kind)
+        span.status.code = code
+    batch = decode_protobuf(request.SerializeToString()).batch
+    assert batch.kind == ["UNSPECIFIED", "UNSPECIFIED", "CONSUMER", "UNSPECIFIED"]
+    assert batch.status_code == ["UNSET", "UNSET", "ERROR", "UNSET"]
+
+
+def test_attribute_values_that_are_zero_or_empty_keep_their_type() -> None:
+    request = ExportTraceServiceRequest()
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
+    )
+    for key, field, value in [
+        ("s", "string_value", ""),
+        ("i", "int_value", 0),
+        ("n", "int_value", -7),
+        ("d", "double_value", 0.0),
+        ("b", "bool_value", False),
+    ]:
+        kv = span.attributes.add(key=key)
+        setattr(kv.value, field, value)
+    span.attributes.add(key="unset")
+    span.attributes.add(key="s", value={"string_value": "later duplicate wins"})
+    attrs = decode_protobuf(request.SerializeToString()).batch.attributes[0]
+    assert attrs == {
+        "s": "later duplicate wins",
+        "i": 0,
+        "n": -7,
+        "d": 0.0,
+        "b": False,
+        "unset": None,
+    }
+    assert [type(attrs[k]) for k in ("i", "d", "b")] == [int, float, bool]
+    assert list(attrs) == ["s", "i", "n", "d", "b", "unset"]
 
 
 def test_empty_requests_are_valid_and_empty() -> None:
