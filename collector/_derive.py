@@ -100,6 +100,8 @@ WITH RECURSIVE w AS (
            list_append(w.anc, w.span_id), greatest(c.start_ns, w.cs), least(c.end_eff, w.ce),
            w.cs, w.ce
     FROM w JOIN _n c ON c.trace_id = w.trace_id AND c.par = w.span_id
+    -- an id already on the path means a cycle through repeated ids (corrupt input)
+    WHERE NOT list_contains(list_append(w.anc, w.span_id), c.span_id)
 )
 SELECT * FROM w
 UNION ALL  -- spans in a parent cycle are never reached from a root: they become roots
@@ -155,7 +157,7 @@ JOIN _v s ON s.trace_id = v.trace_id AND s.par = v.par AND s.pos = least(q.m, v.
 CREATE OR REPLACE TEMP TABLE _cp AS
 WITH RECURSIVE p(trace_id, span_id) AS (
     SELECT trace_id, root_id FROM _root
-    UNION ALL
+    UNION  -- not ALL: stops even if corrupt ids made the edges cyclic
     SELECT e.trace_id, e.dst FROM p JOIN _e e ON e.trace_id = p.trace_id AND e.src = p.span_id
 ),
 on_path AS (SELECT f.trace_id, f.span_id, f.tpar, f.ce - f.cs AS len

@@ -149,12 +149,13 @@ def _write(conn: duckdb.DuckDBPyConnection, staged: pa.Table, present: frozenset
         conn.unregister("_raw")
     _fill_costs(conn)
     conn.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT trace_id FROM _b")
-    lo, hi = conn.execute("SELECT min(start_ns), max(start_ns) FROM _b").fetchall()[0]
+    lo = conn.execute("SELECT min(start_ns) FROM _b").fetchall()[0][0]
+    # Every stored span of a touched trace starts at or after the trace's first start
+    # (runs_t), and rows arrive roughly in time order: this lower bound lets DuckDB's
+    # zonemaps skip all but the recent row groups. It must cover the whole trace, not
+    # just the batch's times: a span sent again with another start is still the same span.
     window = _window(conn, lo)
-    # A stored copy of a span has the same start time as the incoming one, and rows
-    # arrive roughly in time order: the start_ns range lets DuckDB's zonemaps skip
-    # every row group but the recent ones instead of scanning the whole table.
-    same = f"s.start_ns BETWEEN {lo} AND {hi} AND s.trace_id = b.trace_id AND s.span_id = b.span_id"
+    same = f"{window} AND s.trace_id = b.trace_id AND s.span_id = b.span_id"
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _all AS
 SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END AS attributes,

@@ -136,3 +136,18 @@ b 1 9
     f = derive_trace("t", spans)
     assert {r[1] for r in f.span_rows} == {"a", "b"}
     assert f.run_row["span_count"] == 2
+
+
+def test_repeated_span_ids_cannot_make_derivation_loop() -> None:
+    # corrupt input: two spans share the id "x", the second one below x's own child
+    spans = tree("""
+root 0 100
+  x 10 90 agent
+    y 20 80
+""")
+    spans.append({**spans[1], "parent_span_id": "y", "start_ns": 30 * MS, "end_ns": 70 * MS})
+    f = derive_trace("t", spans)  # returns (before the guards, the walk never ended)
+    # the store never holds two copies of an id (an upsert replaces); only termination
+    # and coverage are promised for such input
+    assert {r[1] for r in f.span_rows} == {"root", "x", "y"}
+    assert f.run_row["status"] == "OK"

@@ -327,6 +327,32 @@ def test_same_batch_twice_is_stored_once(db: Path) -> None:
     assert q(db, "SELECT count(*) FROM handoffs") == [(1,)]
 
 
+def test_span_sent_again_with_another_start_is_still_one_span(db: Path) -> None:
+    s = SpanStore(db)
+    s.write(_final_root())
+    s.write(_child())
+    moved = SpanBatch()  # same ids, clock-skewed copy from a retrying client
+    add(moved, "kid", "root", "execute_tool t", 50_000, 50_010, attrs={sc.HOPTRACE_KIND: "tool"})
+    s.write(moved)
+    assert q(db, "SELECT count(*) FROM spans WHERE span_id = ?", sid("kid")) == [(1,)]
+    assert q(db, "SELECT span_count FROM runs") == [(2,)]
+
+
+def test_parent_cycle_across_writes_terminates(db: Path) -> None:
+    """Corrupt ids (a parent cycle spread over two writes) cannot make derivation loop."""
+    s = SpanStore(db)
+    first = SpanBatch()
+    add(first, "root", None, "invoke_workflow w", 0, 100, attrs={sc.HOPTRACE_KIND: "workflow"})
+    add(first, "a", "b", "invoke_agent a", 10, 20, attrs={sc.HOPTRACE_KIND: "agent"})
+    s.write(first)
+    second = SpanBatch()
+    add(second, "b", "a", "invoke_agent b", 11, 19, attrs={sc.HOPTRACE_KIND: "agent"})
+    add(second, "c", "a", "execute_tool c", 12, 18, attrs={sc.HOPTRACE_KIND: "tool"})
+    s.write(second)
+    assert q(db, "SELECT span_count FROM runs") == [(4,)]
+    assert q(db, "SELECT count(*) FROM spans WHERE on_critical_path") == [(1,)]
+
+
 def _pending_root() -> SpanBatch:
     b = SpanBatch()
     add(
