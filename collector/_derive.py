@@ -23,6 +23,7 @@ Rules (the README's "How the derived columns are computed"):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -351,8 +352,10 @@ def derive(conn: duckdb.DuckDBPyConnection) -> None:
     try:
         _run(conn, _ROLLUPS)
     finally:
-        conn.unregister("_roles")
-        conn.unregister("_causes")
+        # in an aborted transaction unregister fails too; the original error matters
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister("_roles")
+            conn.unregister("_causes")
 
 
 def _has_errors(conn: duckdb.DuckDBPyConnection) -> bool:

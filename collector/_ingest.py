@@ -66,8 +66,20 @@ def _dumps(value: Any) -> str | bytes:
     try:
         return orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
-        # non-string keys, huge ints, odd objects: the stdlib encoder stringifies them
-        return _slow_dumps(value)
+        # non-string keys, huge ints, odd objects: the stdlib encoder stringifies them;
+        # a lone surrogate (not encodable as UTF-8) becomes "?" rather than losing the span
+        return _slow_dumps(value).encode("utf-8", "replace")
+
+
+def _column(values: Any, type_: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=type_)
+    except UnicodeEncodeError:
+        # a name or message with a lone surrogate: store it with "?" instead
+        return pa.array(
+            [v.encode("utf-8", "replace").decode() if isinstance(v, str) else v for v in values],
+            type=type_,
+        )
 
 
 def _truthy(v: Any) -> bool:
@@ -133,7 +145,7 @@ def batch_to_arrow(batch: SpanBatch) -> pa.Table:
             col[i] = f[j]
         columns[c] = col
     return pa.table(
-        {c: pa.array(v, type=STAGED_SCHEMA.field(c).type) for c, v in columns.items()},
+        {c: _column(v, STAGED_SCHEMA.field(c).type) for c, v in columns.items()},
         schema=STAGED_SCHEMA,
     )
 

@@ -123,6 +123,12 @@ def _transaction(
                 conn.execute(f"DROP TABLE IF EXISTS {t}")
 
 
+def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    # in an aborted transaction unregister fails too; the original error matters
+    with contextlib.suppress(duckdb.Error):
+        conn.unregister(name)
+
+
 def _validate(batch: SpanBatch) -> None:
     n = len(batch.span_id)
     bad = [f for f in batch.__dataclass_fields__ if len(getattr(batch, f)) != n]
@@ -146,7 +152,7 @@ def _write(conn: duckdb.DuckDBPyConnection, staged: pa.Table, present: frozenset
             f"CREATE OR REPLACE TEMP TABLE _b AS {promotion_sql(source, _BATCH_COLUMNS, present)}"
         )
     finally:
-        conn.unregister("_raw")
+        _unregister(conn, "_raw")
     _fill_costs(conn)
     conn.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT trace_id FROM _b")
     lo = conn.execute("SELECT min(start_ns) FROM _b").fetchall()[0][0]
@@ -252,7 +258,7 @@ def _fill_costs(conn: duckdb.DuckDBPyConnection) -> None:
             "AND b.provider IS NOT DISTINCT FROM x.provider"
         )
     finally:
-        conn.unregister("_px")
+        _unregister(conn, "_px")
 
 
 # --- schema, prices, migration -----------------------------------------------------
@@ -384,5 +390,5 @@ def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
             "INSERT OR REPLACE INTO hoptrace_meta VALUES ('prices_source', ?)", [signature]
         )
     finally:
-        conn.unregister("_prices")
-        conn.unregister("_aliases")
+        _unregister(conn, "_prices")
+        _unregister(conn, "_aliases")

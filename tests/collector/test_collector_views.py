@@ -338,6 +338,18 @@ def test_span_sent_again_with_another_start_is_still_one_span(db: Path) -> None:
     assert q(db, "SELECT span_count FROM runs") == [(2,)]
 
 
+def test_lone_surrogates_are_stored_as_question_marks(db: Path) -> None:
+    """Text UTF-8 cannot carry (a lone surrogate) must not cost the span or its batch."""
+    b = SpanBatch()
+    add(b, "root", None, "bad \ud800 name", 0, 10, status="ERROR", message="m \udc00",
+        attrs={sc.HOPTRACE_KIND: "agent", sc.GEN_AI_AGENT_NAME: "a\ud800", sc.INPUT: "x\ud800"})  # fmt: skip
+    add(b, "ok", "root", "fine", 1, 2)
+    SpanStore(db).write(b)
+    assert q(db, "SELECT name, status_message, agent_name, input_preview FROM spans "
+                 "WHERE span_id = ?", sid("root")) == [("bad ? name", "m ?", "a?", "x?")]  # fmt: skip
+    assert q(db, "SELECT count(*) FROM spans") == [(2,)]
+
+
 def test_parent_cycle_across_writes_terminates(db: Path) -> None:
     """Corrupt ids (a parent cycle spread over two writes) cannot make derivation loop."""
     s = SpanStore(db)
