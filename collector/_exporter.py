@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ from tracer import semconv as sc
 
 logger = logging.getLogger("collector")
 _MAX_DATA_FAILURES = 3
+_REST_FACTOR = 2.0
+_MAX_REST_S = 0.5
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -155,8 +158,9 @@ class DuckDBSpanExporter(SpanExporter):
     Args:
         db: database path; default `$HOPTRACE_DB` or ./hoptrace.duckdb. The file
             is created at the first flush, not here.
-        flush_interval: seconds between background writes; 0 writes inside
-            `export()` (synchronously).
+        flush_interval: least seconds between background writes (after a long
+            write the writer rests up to twice as long, at most 0.5 s); 0
+            writes inside `export()` (synchronously).
         max_buffer_spans: buffered spans that trigger a flush at once.
         timeout: seconds a flush waits for another process to release the file.
     """
@@ -247,8 +251,16 @@ class DuckDBSpanExporter(SpanExporter):
             self._wake.clear()
             if self._stop.is_set():
                 return
+            started = time.monotonic()
             ok = self._flush()
-            backoff = self._flush_interval if ok else min(backoff * 2, 5.0)
+            took = time.monotonic() - started
+            # A write has a fixed cost (~0.1-0.2 s of DuckDB work however few spans it
+            # holds): a trickle of spans must not keep a core busy, so the writer rests
+            # twice as long as it wrote, up to _MAX_REST_S (bench/visibility.py: new
+            # spans still visible within ~1.7 s); never less than flush_interval; a
+            # full buffer wakes it sooner.
+            rest = max(self._flush_interval, min(_MAX_REST_S, _REST_FACTOR * took))
+            backoff = rest if ok else min(backoff * 2, 5.0)
 
     def _flush(self) -> bool:
         with self._flush_lock:

@@ -251,11 +251,14 @@ def _fill_costs(conn: duckdb.DuckDBPyConnection) -> None:
     try:
         cost = f"coalesce({cost_sql('x.p1', 'b.')}, {cost_sql('x.p2', 'b.')})"
         conn.execute(
-            f"UPDATE _b AS b SET cost_usd = {cost}, cost_source = CASE WHEN {cost} IS NOT NULL "
-            "THEN 'computed' END FROM _px AS x WHERE b.cost_usd IS NULL AND b.span_class = 'llm' "
-            "AND b.model IS NOT DISTINCT FROM x.model "
+            f"UPDATE _b AS b SET cost_usd = {cost} FROM _px AS x WHERE b.cost_usd IS NULL "
+            "AND b.span_class = 'llm' AND b.model IS NOT DISTINCT FROM x.model "
             "AND b.response_model IS NOT DISTINCT FROM x.response_model "
             "AND b.provider IS NOT DISTINCT FROM x.provider"
+        )
+        # a reported cost already says 'reported'; what is left without a source was computed
+        conn.execute(
+            "UPDATE _b SET cost_source = 'computed' WHERE cost_source IS NULL AND cost_usd IS NOT NULL"
         )
     finally:
         _unregister(conn, "_px")
