@@ -18,7 +18,8 @@ Rules (the README's "How the derived columns are computed"):
   the path is what is reachable from the root through first-child / successor edges.
   Pending spans end "now" (the latest time seen in the trace).
 - Orphans (parent not in the trace) are roots of their own subtrees; spans in a
-  parent cycle (corrupt ids) become roots too.
+  parent cycle (corrupt ids) become roots too, and neither recursive walk follows an
+  id already on its path, so corrupt input cannot make them loop.
 """
 
 from __future__ import annotations
