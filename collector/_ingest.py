@@ -11,6 +11,7 @@ table (`collector._dialects.promotion_sql`).
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -68,7 +69,19 @@ def _dumps(value: Any) -> str | bytes:
     except (TypeError, orjson.JSONEncodeError):
         # non-string keys, huge ints, odd objects: the stdlib encoder stringifies them;
         # a lone surrogate (not encodable as UTF-8) becomes "?" rather than losing the span
-        return _slow_dumps(value).encode("utf-8", "replace")
+        return _slow_dumps(_finite(value)).encode("utf-8", "replace")
+
+
+def _finite(value: Any) -> Any:
+    # the stdlib encoder writes NaN / Infinity, which are not JSON (DuckDB refuses them);
+    # orjson writes null for them, and so does this slow path
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _column(values: Any, type_: pa.DataType) -> pa.Array:

@@ -343,8 +343,12 @@ def test_lone_surrogates_are_stored_as_question_marks(db: Path) -> None:
     b = SpanBatch()
     add(b, "root", None, "bad \ud800 name", 0, 10, status="ERROR", message="m \udc00",
         attrs={sc.HOPTRACE_KIND: "agent", sc.GEN_AI_AGENT_NAME: "a\ud800", sc.INPUT: "x\ud800"})  # fmt: skip
-    add(b, "ok", "root", "fine", 1, 2)
+    # values orjson refuses take the stdlib path; NaN must still become JSON null there
+    add(b, "ok", "root", "fine", 1, 2, attrs={"big": 2**70, "nan": float("nan"), 3: "k"})
     SpanStore(db).write(b)
+    assert q(db, "SELECT attributes::VARCHAR FROM spans WHERE span_id = ?", sid("ok")) == [
+        ('{"big":1180591620717411303424,"nan":null,"3":"k"}',)
+    ]
     assert q(db, "SELECT name, status_message, agent_name, input_preview FROM spans "
                  "WHERE span_id = ?", sid("root")) == [("bad ? name", "m ?", "a?", "x?")]  # fmt: skip
     assert q(db, "SELECT count(*) FROM spans") == [(2,)]
