@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
 
 from collector._batch import SpanBatch
 from collector._dialects import ATTR_NAMES, STAGED_FACTS, staged_facts
+from collector._schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
 from tracer import semconv as sc
 
 _ARROW_TYPES = {
@@ -37,24 +38,8 @@ def arrow_schema(cols: tuple[tuple[str, str], ...]) -> pa.Schema:
 
 
 STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("trace_id", "VARCHAR"),
-    ("span_id", "VARCHAR"),
-    ("parent_span_id", "VARCHAR"),
-    ("name", "VARCHAR"),
-    ("kind", "VARCHAR"),
-    ("start_ns", "BIGINT"),
-    ("end_ns", "BIGINT"),
-    ("status", "VARCHAR"),
-    ("status_message", "VARCHAR"),
-    ("attributes", "VARCHAR"),
-    ("events", "VARCHAR"),
-    ("links", "VARCHAR"),
-    ("resource", "VARCHAR"),
-    ("scope_name", "VARCHAR"),
-    ("scope_version", "VARCHAR"),
-    ("pending", "BOOLEAN"),
-    ("ingested_ns", "BIGINT"),
-    ("service_name", "VARCHAR"),
+    # span_t's raw columns, pending, ingested_ns and service_name, as Python fills them
+    *SPAN_COLUMNS[: SPAN_COLUMN_NAMES.index("service_name") + 1],
     *((c, "VARCHAR") for c in STAGED_FACTS),
     ("ord", "BIGINT"),  # batch order: of two copies of a span the later one wins
 )
@@ -99,11 +84,23 @@ def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, str) and v.lower() == "true") or v == 1
 
 
-def batch_to_arrow(batch: SpanBatch) -> pa.Table:
+class Staged(NamedTuple):
+    """A batch ready for `promotion_sql`: its table and the dialect names it uses."""
+
+    table: pa.Table
+    names: frozenset[str]
+    """The attribute names of the dialect tables that occur in the batch."""
+
+
+_READ = frozenset(ATTR_NAMES)
+
+
+def batch_to_arrow(batch: SpanBatch) -> Staged:
     """The staged Arrow table of `batch` (STAGED_COLUMNS), ready for `promotion_sql`."""
     n = len(batch)
     if n == 0:
-        return STAGED_SCHEMA.empty_table()
+        return Staged(STAGED_SCHEMA.empty_table(), frozenset())
+    names: set[str] = set()
     pending = [False] * n
     end_ns: list[int | None] = list(batch.end_ns)
     attrs_json: list[str | bytes] = [b"{}"] * n
@@ -116,6 +113,7 @@ def batch_to_arrow(batch: SpanBatch) -> pa.Table:
     ):
         if attrs:
             attrs_json[i] = _dumps(attrs)
+            names.update(attrs)
             p = attrs.get(get_pending)
             if p is not None and _truthy(p):
                 pending[i] = True
@@ -157,22 +155,11 @@ def batch_to_arrow(batch: SpanBatch) -> pa.Table:
         for i, f in facts:
             col[i] = f[j]
         columns[c] = col
-    return pa.table(
+    table = pa.table(
         {c: _column(v, STAGED_SCHEMA.field(c).type) for c, v in columns.items()},
         schema=STAGED_SCHEMA,
     )
-
-
-_READ = frozenset(ATTR_NAMES)
-
-
-def attribute_names(batch: SpanBatch) -> frozenset[str]:
-    """The attribute names of the dialect tables that occur in `batch` (see promotion_sql)."""
-    names: set[str] = set()
-    for attrs in batch.attributes:
-        if attrs:
-            names.update(attrs)
-    return frozenset(names) & _READ
+    return Staged(table, frozenset(names) & _READ)
 
 
 def _resources(resources: list[dict[str, Any]]) -> tuple[list[Any], list[str | None]]:

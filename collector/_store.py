@@ -51,7 +51,7 @@ from collector._connect import (
 )
 from collector._derive import DERIVE_COLUMNS, derive, drop_temp
 from collector._dialects import promotion_sql
-from collector._ingest import arrow_schema, attribute_names, batch_to_arrow
+from collector._ingest import Staged, arrow_schema, batch_to_arrow
 from collector._prices import cost_sql, price_file, price_map
 from collector._schema import (
     DERIVED_SPAN_COLUMNS,
@@ -92,25 +92,22 @@ class SpanStore:
         if not len(batch):
             return
         staged = batch_to_arrow(batch)
-        present = attribute_names(batch)
         with self._lock, write_connection(self.path, self.timeout) as conn:
             try:
-                _transaction(conn, staged, present)
+                _transaction(conn, staged)
             except duckdb.CatalogException:
                 # the file was deleted or replaced since this store created it: start over
                 _ensure_schema(conn, self.path)
-                _transaction(conn, staged, present)
+                _transaction(conn, staged)
 
     def close(self) -> None:
         """Nothing stays open between writes; kept for symmetry with other stores."""
 
 
-def _transaction(
-    conn: duckdb.DuckDBPyConnection, staged: pa.Table, present: frozenset[str]
-) -> None:
+def _transaction(conn: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
-        _write(conn, staged, present)
+        _write(conn, staged)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
@@ -139,17 +136,17 @@ def _validate(batch: SpanBatch) -> None:
         raise ValueError(f"SpanBatch row {i} has an empty trace_id or span_id")
 
 
-def _write(conn: duckdb.DuckDBPyConnection, staged: pa.Table, present: frozenset[str]) -> None:
+def _write(conn: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     """Promote, merge with the stored spans of the touched traces, derive, upsert."""
-    conn.register("_raw", staged)
+    conn.register("_raw", staged.table)
     try:
         source = "_raw"
-        if staged.num_rows > 1 and _has_duplicates(conn):
+        if staged.table.num_rows > 1 and _has_duplicates(conn):
             # one row per (trace_id, span_id): finished beats pending, later beats earlier
             source = ("(SELECT * FROM _raw QUALIFY row_number() OVER "
                       "(PARTITION BY trace_id, span_id ORDER BY pending, ord DESC) = 1)")  # fmt: skip
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE _b AS {promotion_sql(source, _BATCH_COLUMNS, present)}"
+            f"CREATE OR REPLACE TEMP TABLE _b AS {promotion_sql(source, _BATCH_COLUMNS, staged.names)}"
         )
     finally:
         _unregister(conn, "_raw")
@@ -339,7 +336,7 @@ def _migrate(conn: duckdb.DuckDBPyConnection, version: int) -> None:
                 scope_version=rec["scope_version"],
             )
         # chunks hold whole traces except at their edges, which the next chunk merges with
-        _write(conn, batch_to_arrow(batch), attribute_names(batch))
+        _write(conn, batch_to_arrow(batch))
         drop_temp(conn)
         offset += len(rows)
     conn.execute(f"DROP TABLE {old}")
