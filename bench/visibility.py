@@ -48,22 +48,17 @@ def writer(db: str, n_traces: int) -> None:
     print("done", flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", type=int, default=300)
-    ap.add_argument("--poll", type=float, default=0.05)
-    ap.add_argument("--writer", nargs=2, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.writer:
-        writer(args.writer[0], int(args.writer[1]))
-        return
+def start_writer(
+    db: Path, n_traces: int
+) -> tuple[subprocess.Popen[str], dict[str, float], threading.Event]:
+    """Start `writer` in a child process; returns it, {trace_id: root end time} as the
+    lines arrive, and an event set once it printed "done" (or exited).
 
-    import collector
-
-    db = Path(tempfile.mkdtemp(prefix="hoptrace-visibility-")) / "store.duckdb"
+    tests/collector/test_collector_processes.py drives the same scenario."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--writer", str(db), str(args.traces)],
+        [sys.executable, __file__, "--writer", str(db), str(n_traces)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     ended: dict[str, float] = {}
@@ -79,6 +74,23 @@ def main() -> None:
         done.set()
 
     threading.Thread(target=read_stdout, daemon=True).start()
+    return proc, ended, done
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=int, default=300)
+    ap.add_argument("--poll", type=float, default=0.05)
+    ap.add_argument("--writer", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.writer:
+        writer(args.writer[0], int(args.writer[1]))
+        return
+
+    import collector
+
+    db = Path(tempfile.mkdtemp(prefix="hoptrace-visibility-")) / "store.duckdb"
+    proc, ended, done = start_writer(db, args.traces)
     seen: dict[str, float] = {}
     queries = errors = 0
     while not done.is_set() or len(seen) < len(ended):

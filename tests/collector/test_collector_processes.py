@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
+import importlib.util
 import time
 from pathlib import Path
 
@@ -12,31 +10,23 @@ import pytest
 
 import collector
 
-WRITER = Path(__file__).with_name("collector_writer_proc.py")
 N_TRACES = 150
+
+
+def _visibility_bench():
+    # the continuous writer of bench/visibility.py: the bench measures this scenario's lag
+    path = Path(__file__).resolve().parents[2] / "bench" / "visibility.py"
+    spec = importlib.util.spec_from_file_location("hoptrace_bench_visibility", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.slow
 def test_writer_and_reader_processes_share_the_file(db: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(db), str(N_TRACES)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    exported: dict[str, float] = {}
-    done = threading.Event()
-
-    def read_stdout() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() == "done":
-                break
-            trace_id, at = line.split()
-            exported[trace_id] = float(at)
-        done.set()
-
-    threading.Thread(target=read_stdout, daemon=True).start()
+    proc, exported, done = _visibility_bench().start_writer(db, N_TRACES)
     seen: dict[str, float] = {}
     queries = 0
     deadline = time.monotonic() + 120
