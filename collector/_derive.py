@@ -18,8 +18,12 @@ Rules (the README's "How the derived columns are computed"):
   the path is what is reachable from the root through first-child / successor edges.
   Pending spans end "now" (the latest time seen in the trace).
 - Orphans (parent not in the trace) are roots of their own subtrees; spans in a
-  parent cycle (corrupt ids) become roots too, and neither recursive walk follows an
-  id already on its path, so corrupt input cannot make them loop.
+  parent cycle (corrupt ids) become roots too, and neither recursive walk follows a
+  row already on its path, so corrupt input cannot make them loop.
+
+Rows are keyed by `_all`'s integer rowid from the first statement on: the walks and
+the critical path join on one BIGINT instead of two id strings, which took the
+derivation from ~17 to ~6 us a span (bench/store_ingest.py sizes, one 100k write).
 """
 
 from __future__ import annotations
@@ -71,63 +75,69 @@ DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
 """The span_t columns derivation reads (`_all` may carry more)."""
 
 _WALK = """
-CREATE OR REPLACE TEMP TABLE _n AS  -- what the walk needs, narrow: it is read once per level
-SELECT a.trace_id, a.span_id, a.span_class, a.agent_attr, a.start_ns,
+-- what the walk needs, narrow: it is read once per level. Rows are keyed by the
+-- integer rowid of `_all` (joins on it are far cheaper than on two id strings);
+-- `par` is the parent's rowid, NULL for a root, an orphan or a self-parent.
+CREATE OR REPLACE TEMP TABLE _n AS
+SELECT a.rowid AS rid, a.trace_id, a.span_class, a.agent_attr, a.start_ns,
        CASE WHEN a.end_ns IS NULL OR coalesce(a.pending, false) THEN t.now ELSE a.end_ns END AS end_eff,
-       CASE WHEN p.span_id IS NOT NULL AND a.parent_span_id <> a.span_id THEN a.parent_span_id END AS par
+       CASE WHEN a.parent_span_id <> a.span_id THEN p.rid END AS par
 FROM _all a
 JOIN (SELECT trace_id, max(greatest(start_ns, coalesce(end_ns, 0))) AS now FROM _all GROUP BY trace_id) t
   USING (trace_id)
-LEFT JOIN (SELECT trace_id, span_id FROM _all) p
+LEFT JOIN (SELECT trace_id, span_id, min(rowid) AS rid FROM _all GROUP BY ALL) p
   ON p.trace_id = a.trace_id AND p.span_id = a.parent_span_id;
 
 CREATE OR REPLACE TEMP TABLE _w AS
 WITH RECURSIVE w AS (
-    SELECT trace_id, span_id, span_class AS cls, 0 AS depth,
-           CASE WHEN span_class = 'agent' THEN span_id END AS agent_sid,
+    SELECT rid, span_class AS cls, 0 AS depth,
+           CASE WHEN span_class = 'agent' THEN rid END AS agent_rid,
            CASE WHEN span_class = 'agent' THEN agent_attr END AS agent_nm,
-           NULL::VARCHAR AS outer_sid, NULL::VARCHAR AS outer_nm, false AS in_llm,
+           NULL::BIGINT AS outer_rid, NULL::VARCHAR AS outer_nm, false AS in_llm,
            CASE WHEN span_class = 'agent' AND agent_attr IS NOT NULL
                 THEN [agent_attr] ELSE []::VARCHAR[] END AS chain,
-           []::VARCHAR[] AS anc, start_ns AS cs, end_eff AS ce,
+           []::BIGINT[] AS anc, start_ns AS cs, end_eff AS ce,
            NULL::BIGINT AS pcs, NULL::BIGINT AS pce
     FROM _n WHERE par IS NULL
     UNION ALL
-    SELECT c.trace_id, c.span_id, c.span_class, w.depth + 1,
-           CASE WHEN c.span_class = 'agent' THEN c.span_id ELSE w.agent_sid END,
+    SELECT c.rid, c.span_class, w.depth + 1,
+           CASE WHEN c.span_class = 'agent' THEN c.rid ELSE w.agent_rid END,
            CASE WHEN c.span_class = 'agent' THEN c.agent_attr ELSE w.agent_nm END,
-           w.agent_sid, w.agent_nm, w.in_llm OR w.cls = 'llm',
+           w.agent_rid, w.agent_nm, w.in_llm OR w.cls = 'llm',
            CASE WHEN c.span_class = 'agent' AND c.agent_attr IS NOT NULL
                 THEN list_append(w.chain, c.agent_attr) ELSE w.chain END,
-           list_append(w.anc, w.span_id), greatest(c.start_ns, w.cs), least(c.end_eff, w.ce),
+           list_append(w.anc, w.rid), greatest(c.start_ns, w.cs), least(c.end_eff, w.ce),
            w.cs, w.ce
-    FROM w JOIN _n c ON c.trace_id = w.trace_id AND c.par = w.span_id
-    -- an id already on the path means a cycle through repeated ids (corrupt input)
-    WHERE NOT list_contains(list_append(w.anc, w.span_id), c.span_id)
+    FROM w JOIN _n c ON c.par = w.rid
+    -- a row already on the path means a cycle through repeated ids (corrupt input)
+    WHERE NOT list_contains(list_append(w.anc, w.rid), c.rid)
 )
 SELECT * FROM w
 UNION ALL  -- spans in a parent cycle are never reached from a root: they become roots
-SELECT n.trace_id, n.span_id, n.span_class, 0,
-       CASE WHEN n.span_class = 'agent' THEN n.span_id END,
+SELECT n.rid, n.span_class, 0,
+       CASE WHEN n.span_class = 'agent' THEN n.rid END,
        CASE WHEN n.span_class = 'agent' THEN n.agent_attr END, NULL, NULL, false,
        CASE WHEN n.span_class = 'agent' AND n.agent_attr IS NOT NULL
             THEN [n.agent_attr] ELSE []::VARCHAR[] END,
-       []::VARCHAR[], n.start_ns, n.end_eff, NULL, NULL
-FROM _n n ANTI JOIN w ON w.trace_id = n.trace_id AND w.span_id = n.span_id;
+       []::BIGINT[], n.start_ns, n.end_eff, NULL, NULL
+FROM _n n ANTI JOIN w ON w.rid = n.rid;
 
 CREATE OR REPLACE TEMP TABLE _f AS
-SELECT a.*, n.end_eff, w.depth, w.agent_sid, w.outer_sid, w.outer_nm, w.chain, w.anc, w.cs, w.ce,
-       w.pcs, w.pce,
+SELECT a.*, w.rid, n.end_eff, w.depth, w.anc, w.cs, w.ce, w.pcs, w.pce, w.outer_nm, w.chain,
        CASE WHEN w.depth = 0 THEN NULL ELSE n.par END AS tpar,
+       CASE WHEN w.depth = 0 THEN NULL ELSE a.parent_span_id END AS tpar_sid,
+       o.span_id AS outer_sid,
        CASE WHEN a.span_class = 'agent' THEN a.agent_attr
             ELSE coalesce(a.agent_attr, w.agent_nm) END AS agent_name,
        CASE WHEN a.span_class = 'agent' THEN a.span_id
-            ELSE coalesce(a.agent_span_attr, w.agent_sid) END AS agent_span_id,
+            ELSE coalesce(a.agent_span_attr, g.span_id) END AS agent_span_id,
        a.span_class = 'llm' AND NOT w.in_llm AS is_llm
-FROM _all a JOIN _n n USING (trace_id, span_id) JOIN _w w USING (trace_id, span_id);
+FROM _w w JOIN _all a ON a.rowid = w.rid JOIN _n n ON n.rid = w.rid
+LEFT JOIN _all g ON g.rowid = w.agent_rid
+LEFT JOIN _all o ON o.rowid = w.outer_rid;
 
 CREATE OR REPLACE TEMP TABLE _root AS
-SELECT trace_id, span_id AS root_id FROM _f WHERE tpar IS NULL
+SELECT trace_id, span_id AS root_id, rid AS root_rid FROM _f WHERE tpar IS NULL
 QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY coalesce(parent_span_id, '') <> '',
                                                          start_ns, span_id) = 1;
 """
@@ -135,56 +145,57 @@ QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY coalesce(parent_span_i
 _CRITICAL_PATH = """
 -- children that overlap their parent's window, numbered by end (the walk pops the last)
 CREATE OR REPLACE TEMP TABLE _v AS
-SELECT trace_id, span_id, tpar AS par, cs, ce,
-       row_number() OVER (PARTITION BY trace_id, tpar ORDER BY end_eff, span_id) AS pos
+SELECT rid, tpar AS par, cs, ce,
+       row_number() OVER (PARTITION BY tpar ORDER BY end_eff, span_id) AS pos
 FROM _f WHERE tpar IS NOT NULL AND start_ns < pce AND ce > pcs;
 
 -- successor of c: the sibling with the highest position among those ending by c's start
 -- (ends grow with positions, so they are the first m of them)
 CREATE OR REPLACE TEMP TABLE _e AS
 WITH probes AS (
-    SELECT trace_id, span_id, probe,
-           sum(1 - probe) OVER (PARTITION BY trace_id, par ORDER BY x, probe
+    SELECT rid, probe,
+           sum(1 - probe) OVER (PARTITION BY par ORDER BY x, probe
                                 ROWS UNBOUNDED PRECEDING) AS m
-    FROM (SELECT trace_id, par, span_id, ce AS x, 0 AS probe FROM _v
-          UNION ALL SELECT trace_id, par, span_id, cs AS x, 1 AS probe FROM _v)
+    FROM (SELECT par, rid, ce AS x, 0 AS probe FROM _v
+          UNION ALL SELECT par, rid, cs AS x, 1 AS probe FROM _v)
 )
-SELECT trace_id, par AS src, span_id AS dst FROM _v
-QUALIFY pos = max(pos) OVER (PARTITION BY trace_id, par)
+SELECT par AS src, rid AS dst FROM _v
+QUALIFY pos = max(pos) OVER (PARTITION BY par)
 UNION ALL
-SELECT v.trace_id, v.span_id, s.span_id
-FROM _v v JOIN probes q ON q.probe = 1 AND q.trace_id = v.trace_id AND q.span_id = v.span_id
-JOIN _v s ON s.trace_id = v.trace_id AND s.par = v.par AND s.pos = least(q.m, v.pos - 1);
+SELECT v.rid, s.rid
+FROM _v v JOIN probes q ON q.probe = 1 AND q.rid = v.rid
+JOIN _v s ON s.par = v.par AND s.pos = least(q.m, v.pos - 1);
 
 CREATE OR REPLACE TEMP TABLE _cp AS
-WITH RECURSIVE p(trace_id, span_id) AS (
-    SELECT trace_id, root_id FROM _root
+WITH RECURSIVE p(rid) AS (
+    SELECT root_rid FROM _root
     UNION  -- not ALL: stops even if corrupt ids made the edges cyclic
-    SELECT e.trace_id, e.dst FROM p JOIN _e e ON e.trace_id = p.trace_id AND e.src = p.span_id
+    SELECT e.dst FROM p JOIN _e e ON e.src = p.rid
 ),
-on_path AS (SELECT f.trace_id, f.span_id, f.tpar, f.ce - f.cs AS len
-            FROM _f f SEMI JOIN p ON p.trace_id = f.trace_id AND p.span_id = f.span_id)
-SELECT o.trace_id, o.span_id, o.len - coalesce(k.kids, 0) AS own_ns
-FROM on_path o LEFT JOIN (SELECT trace_id, tpar, sum(len) AS kids FROM on_path GROUP BY ALL) k
-  ON k.trace_id = o.trace_id AND k.tpar = o.span_id;
+on_path AS (SELECT f.rid, f.trace_id, f.tpar, f.ce - f.cs AS len FROM _f f SEMI JOIN p USING (rid))
+SELECT o.rid, o.trace_id, o.len - coalesce(k.kids, 0) AS own_ns
+FROM on_path o LEFT JOIN (SELECT tpar, sum(len) AS kids FROM on_path GROUP BY ALL) k
+  ON k.tpar = o.rid;
 """
 
 # the spans error roles need (see collector._errors), parents before children
 _ERROR_SPANS = """
 WITH refs AS (
-    SELECT trace_id, unnest(list_append(anc, span_id)) AS span_id FROM _f WHERE status = 'ERROR'
-    UNION SELECT trace_id, span_id FROM _f WHERE marker_role IS NOT NULL OR rejects IS NOT NULL
-    UNION SELECT trace_id, marker_cause FROM _f WHERE marker_cause IS NOT NULL
-    UNION SELECT trace_id, unnest(json_extract_string(rejects, '$[*].span_id'))
-          FROM _f WHERE rejects IS NOT NULL
+    SELECT unnest(list_append(anc, rid)) AS rid FROM _f WHERE status = 'ERROR'
+    UNION SELECT rid FROM _f WHERE marker_role IS NOT NULL OR rejects IS NOT NULL
+    UNION SELECT t.rid FROM _f f JOIN _f t ON t.trace_id = f.trace_id AND t.span_id = f.marker_cause
+    UNION SELECT t.rid FROM (
+              SELECT trace_id, unnest(json_extract_string(rejects, '$[*].span_id')) AS sid
+              FROM _f WHERE rejects IS NOT NULL) r
+          JOIN _f t ON t.trace_id = r.trace_id AND t.span_id = r.sid
 )
-SELECT trace_id, span_id, tpar AS parent, name, start_ns, end_ns, status, marker_role,
+SELECT trace_id, span_id, tpar_sid AS parent, name, start_ns, end_ns, status, marker_role,
        marker_cause, error_type, error_message, rejects, agent_name
-FROM _f SEMI JOIN refs USING (trace_id, span_id)
+FROM _f SEMI JOIN refs USING (rid)
 ORDER BY trace_id, depth, start_ns, span_id
 """
 _FAILED_ROOTS = """
-SELECT r.trace_id, r.root_id FROM _root r JOIN _f f ON f.trace_id = r.trace_id AND f.span_id = r.root_id
+SELECT r.trace_id, r.root_id FROM _root r JOIN _f f ON f.rid = r.root_rid
 WHERE f.status = 'ERROR'
 """
 _ROLE_SCHEMA = pa.schema([(c, pa.string()) for c in
@@ -195,11 +206,11 @@ _CAUSE_SCHEMA = pa.schema([(c, pa.string()) for c in
 _ROLLUPS = f"""
 CREATE OR REPLACE TEMP TABLE _facts AS
 SELECT f.trace_id, f.span_id, f.agent_name, f.agent_span_id, r.role AS error_role,
-       r.cause AS cause_span_id, c.span_id IS NOT NULL AS on_critical_path,
+       r.cause AS cause_span_id, c.rid IS NOT NULL AS on_critical_path,
        c.own_ns / 1e6 AS critical_path_ms, f.is_llm AS is_llm_call, f.start_ns
 FROM _f f
 LEFT JOIN _roles r ON r.trace_id = f.trace_id AND r.span_id = f.span_id
-LEFT JOIN _cp c ON c.trace_id = f.trace_id AND c.span_id = f.span_id;
+LEFT JOIN _cp c ON c.rid = f.rid;
 
 CREATE OR REPLACE TEMP TABLE _runs AS
 WITH agg AS (
@@ -224,7 +235,7 @@ run AS (
                 THEN CASE WHEN rt.status = 'ERROR' THEN 'ERROR' ELSE 'OK' END
                 ELSE 'RUNNING' END AS status
     FROM agg a JOIN _root r USING (trace_id)
-    JOIN _f rt ON rt.trace_id = r.trace_id AND rt.span_id = r.root_id
+    JOIN _f rt ON rt.rid = r.root_rid
 )
 SELECT run.trace_id, name, service_name, start_ns,
        CASE WHEN status = 'RUNNING' THEN NULL ELSE last_end END AS end_ns, status, span_count,
@@ -243,7 +254,7 @@ WITH spans AS MATERIALIZED (
            f.input_tokens, f.output_tokens, f.cost_usd, f.status, f.model, f.chain,
            coalesce(c.own_ns, 0) AS own_ns
     FROM _f f
-    LEFT JOIN _cp c ON c.trace_id = f.trace_id AND c.span_id = f.span_id
+    LEFT JOIN _cp c ON c.rid = f.rid
     WHERE f.agent_name IS NOT NULL
 ),
 inclusive AS (
@@ -314,7 +325,7 @@ LEFT JOIN _f t ON t.trace_id = g.trace_id AND t.span_id = g.target
 WHERE (h.span_class = 'handoff' OR (h.span_class = 'tool' AND h.handoff_to_agent IS NOT NULL))
   -- nested under the transfer: the delegate edge above covers it
   AND NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
-           AND list_contains(t.anc, h.span_id))
+           AND list_contains(t.anc, h.rid))
 UNION ALL
 -- announced handoffs whose receiver has not (yet) linked back
 SELECT trace_id, agent_name, e.to_agent, '{sc.KIND_EXPLICIT}', span_id, NULL,
