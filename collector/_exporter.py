@@ -1,8 +1,10 @@
 """DuckDBSpanExporter: the zero-config sink, an OTel SpanExporter on top of SpanStore.
 
-`export()` converts the SDK spans into a SpanBatch and appends it to a buffer; a
-background thread writes the buffer every `flush_interval` seconds (and at once
-when it holds `max_buffer_spans`). So the traced program never waits for DuckDB,
+`export()` converts the SDK spans and stages them as Arrow (the Python half of a
+write, on the span processor's thread) and appends them to a buffer; a background
+thread writes the buffer every `flush_interval` seconds (and at once when it holds
+`max_buffer_spans`), doing DuckDB work only, which releases the GIL, so the two
+halves of ingest run on two cores. So the traced program never waits for DuckDB,
 a busy pipeline takes the file for a few ms per flush (readers in other processes
 slot in between), and the fixed cost of a write (attach, commit, detach) is paid
 per flush, not per span. A flush that cannot get the file (another process holds
@@ -178,7 +180,8 @@ class DuckDBSpanExporter(SpanExporter):
         self._max_buffer = max_buffer_spans
         self._timeout = timeout
         self._store: Any = None
-        self._buffer = SpanBatch()
+        self._buffer: list[Any] = []  # collector._ingest.Staged parts, in export order
+        self._buffered = 0
         self._buffer_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -195,14 +198,19 @@ class DuckDBSpanExporter(SpanExporter):
         """Buffer the spans (written within `flush_interval`); never raises."""
         if self._shutdown:
             return SpanExportResult.FAILURE
+        if not spans:
+            return SpanExportResult.SUCCESS
         try:
-            batch = spans_to_batch(spans)
+            from collector._ingest import stage
+
+            staged = stage(spans_to_batch(spans))
         except Exception:  # a malformed span must not break the traced program
             self._log_once("convert", "hoptrace: could not convert spans for DuckDB")
             return SpanExportResult.FAILURE
         with self._buffer_lock:
-            self._buffer.extend(batch)
-            size = len(self._buffer)
+            self._buffer.append(staged)
+            self._buffered += staged.table.num_rows
+            size = self._buffered
         if self._flush_interval <= 0:
             return SpanExportResult.SUCCESS if self._flush() else SpanExportResult.FAILURE
         self._ensure_thread()
@@ -231,7 +239,7 @@ class DuckDBSpanExporter(SpanExporter):
     def pending_spans(self) -> int:
         """Spans buffered but not yet written."""
         with self._buffer_lock:
-            return len(self._buffer)
+            return self._buffered
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -265,27 +273,31 @@ class DuckDBSpanExporter(SpanExporter):
     def _flush(self) -> bool:
         with self._flush_lock:
             with self._buffer_lock:
-                batch, self._buffer = self._buffer, SpanBatch()
-            if not len(batch):
+                parts, self._buffer, self._buffered = self._buffer, [], 0
+            if not parts:
                 return True
+            from collector._ingest import merge
+
+            staged = merge(parts)
+            n = staged.table.num_rows
             try:
                 if self._store is None:
                     from collector._store import SpanStore
 
                     self._store = SpanStore(self._db, timeout=self._timeout)
-                self._store.write(batch)
+                self._store.write_staged(staged)
             except Exception as exc:
                 self._failures += 1
                 if self._failures > _MAX_DATA_FAILURES and not _is_busy(exc):
                     # the same batch keeps failing for a reason other than a lock:
                     # retrying forever would block every later span
-                    logger.error("hoptrace: dropped %d spans DuckDB refuses: %s", len(batch), exc)
+                    logger.error("hoptrace: dropped %d spans DuckDB refuses: %s", n, exc)
                     self._failures = 0
                     return False
                 # keep the spans (in front of anything exported meanwhile) for the next try
                 with self._buffer_lock:
-                    batch.extend(self._buffer)
-                    self._buffer = batch
+                    self._buffer.insert(0, staged)
+                    self._buffered += n
                 self._log_once(
                     type(exc).__name__, f"hoptrace: DuckDB write failed, will retry: {exc}"
                 )

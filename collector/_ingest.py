@@ -95,6 +95,32 @@ class Staged(NamedTuple):
 _READ = frozenset(ATTR_NAMES)
 
 
+def stage(batch: SpanBatch) -> Staged:
+    """Check `batch` and stage it: the Python half of a write, on the caller's thread.
+
+    Raises ValueError for a malformed batch (columns of different lengths, an empty
+    trace or span id), before anything is written.
+    """
+    n = len(batch.span_id)
+    bad = [f for f in batch.__dataclass_fields__ if len(getattr(batch, f)) != n]
+    if bad:
+        raise ValueError(f"SpanBatch columns differ in length ({n} span ids; bad: {bad})")
+    if not all(batch.trace_id) or not all(batch.span_id):
+        i = next(i for i in range(n) if not batch.trace_id[i] or not batch.span_id[i])
+        raise ValueError(f"SpanBatch row {i} has an empty trace_id or span_id")
+    return batch_to_arrow(batch)
+
+
+def merge(parts: list[Staged]) -> Staged:
+    """One staged batch of `parts`, in order (later copies of a span still win)."""
+    if len(parts) == 1:
+        return parts[0]
+    table = pa.concat_tables([p.table for p in parts])
+    at = table.schema.get_field_index("ord")
+    table = table.set_column(at, "ord", pa.array(range(table.num_rows), pa.int64()))
+    return Staged(table, frozenset().union(*(p.names for p in parts)))
+
+
 def batch_to_arrow(batch: SpanBatch) -> Staged:
     """The staged Arrow table of `batch` (STAGED_COLUMNS), ready for `promotion_sql`."""
     n = len(batch)

@@ -51,7 +51,7 @@ from collector._connect import (
 )
 from collector._derive import DERIVE_COLUMNS, derive, drop_temp
 from collector._dialects import promotion_sql
-from collector._ingest import Staged, arrow_schema, batch_to_arrow
+from collector._ingest import Staged, arrow_schema, batch_to_arrow, stage
 from collector._prices import cost_sql, price_file, price_map
 from collector._schema import (
     DERIVED_SPAN_COLUMNS,
@@ -88,10 +88,17 @@ class SpanStore:
 
     def write(self, batch: SpanBatch) -> None:
         """Upsert a batch and re-derive the traces it touches, in one transaction."""
-        _validate(batch)
-        if not len(batch):
+        self.write_staged(stage(batch))
+
+    def write_staged(self, staged: Staged) -> None:
+        """`write` for a batch already staged by `collector._ingest.stage`.
+
+        Writers that stage on another thread (the exporter on the span processor's
+        thread, the receiver on its request threads) leave this thread DuckDB work
+        only, which releases the GIL: the two halves of ingest run on both cores.
+        """
+        if not staged.table.num_rows:
             return
-        staged = batch_to_arrow(batch)
         with self._lock, write_connection(self.path, self.timeout) as conn:
             try:
                 _transaction(conn, staged)
@@ -124,16 +131,6 @@ def _unregister(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     # in an aborted transaction unregister fails too; the original error matters
     with contextlib.suppress(duckdb.Error):
         conn.unregister(name)
-
-
-def _validate(batch: SpanBatch) -> None:
-    n = len(batch.span_id)
-    bad = [f for f in batch.__dataclass_fields__ if len(getattr(batch, f)) != n]
-    if bad:
-        raise ValueError(f"SpanBatch columns differ in length ({n} span ids; bad: {bad})")
-    if not all(batch.trace_id) or not all(batch.span_id):
-        i = next(i for i in range(n) if not batch.trace_id[i] or not batch.span_id[i])
-        raise ValueError(f"SpanBatch row {i} has an empty trace_id or span_id")
 
 
 def _write(conn: duckdb.DuckDBPyConnection, staged: Staged) -> None:
