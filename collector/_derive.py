@@ -207,7 +207,7 @@ _ROLLUPS = f"""
 CREATE OR REPLACE TEMP TABLE _facts AS
 SELECT f.trace_id, f.span_id, f.agent_name, f.agent_span_id, r.role AS error_role,
        r.cause AS cause_span_id, c.rid IS NOT NULL AS on_critical_path,
-       c.own_ns / 1e6 AS critical_path_ms, f.is_llm AS is_llm_call, f.start_ns
+       c.own_ns / 1e6 AS critical_path_ms, f.is_llm AS is_llm_call, f.start_ns, f.rid
 FROM _f f
 LEFT JOIN _roles r ON r.trace_id = f.trace_id AND r.span_id = f.span_id
 LEFT JOIN _cp c ON c.rid = f.rid;

@@ -159,12 +159,13 @@ def _write(conn: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _all AS
 SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END AS attributes,
-       false AS from_batch, {", ".join(f"{c} AS old_{c}" for c in DERIVED_SPAN_COLUMNS)}
+       false AS from_batch, NULL::BIGINT AS brid,
+       {", ".join(f"{c} AS old_{c}" for c in DERIVED_SPAN_COLUMNS)}
 FROM span_t s
 WHERE {window} AND s.trace_id IN (SELECT trace_id FROM _touched)
   AND NOT EXISTS (SELECT 1 FROM _b b WHERE {same} AND (NOT b.pending OR s.pending))
 UNION ALL
-SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END, true,
+SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END, true, b.rowid,
        {", ".join("NULL" for _ in DERIVED_SPAN_COLUMNS)}
 FROM _b b
 WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pending)"""
@@ -176,9 +177,8 @@ WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pe
     raw = ", ".join(f"b.{c}" for c in SPAN_COLUMN_NAMES if c not in DERIVED_SPAN_COLUMNS)
     conn.execute(
         f"INSERT INTO span_t ({', '.join(SPAN_COLUMN_NAMES)}) SELECT {raw}, "
-        f"{', '.join('f.' + c for c in DERIVED_SPAN_COLUMNS)} FROM _b b "
-        "JOIN _facts f USING (trace_id, span_id) "
-        "SEMI JOIN _all a ON a.from_batch AND a.trace_id = b.trace_id AND a.span_id = b.span_id"
+        f"{', '.join('f.' + c for c in DERIVED_SPAN_COLUMNS)} FROM _facts f "
+        "JOIN _all a ON a.rowid = f.rid JOIN _b b ON b.rowid = a.brid"
     )
     # of the spans stored before, only those whose facts changed (an UPDATE of every
     # row of the touched traces would cost more than the rest of the write)
@@ -186,7 +186,7 @@ WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pe
     sets = ", ".join(f"{c} = d.{c}" for c in DERIVED_SPAN_COLUMNS)
     conn.execute(
         f"UPDATE span_t AS s SET {sets} FROM (SELECT f.* FROM _facts f JOIN _all a "
-        f"USING (trace_id, span_id) WHERE NOT a.from_batch AND ({changed})) AS d "
+        f"ON a.rowid = f.rid WHERE NOT a.from_batch AND ({changed})) AS d "
         f"WHERE {window} AND s.trace_id = d.trace_id AND s.span_id = d.span_id"
     )
     for table in DERIVED_TABLES:
