@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from collector import SpanBatch, SpanStore, query
     from collector._otlp import decode_protobuf
+    from collector._writer_proc import ProcessStore
 
     n_requests = args.requests_per_sender * args.senders
     t0 = time.perf_counter()
@@ -242,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     # 4. persisted through HTTP + queue + writer + DuckDB
     with tempfile.TemporaryDirectory(prefix="hoptrace-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
-        store = SpanStore(db)
+        SpanStore(db)  # the schema exists before the clock starts, as `hoptrace collect` does
+        store = ProcessStore(db).start()  # what `hoptrace collect` writes through
         post_s, persist_s, retries, writes = http_run(bodies, args.senders, write=store.write)
         store.close()
         stored = int(query("SELECT count(*) AS n FROM spans", db=db)["n"][0])

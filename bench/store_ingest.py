@@ -5,6 +5,8 @@ Prints, in one run:
    SDK spans, beside a row-by-row `executemany` baseline into the same table, and
    the ratio (target >= 100k spans/s), and where the time per span goes, down to
    the storage floor (inserting and committing the finished rows, nothing else);
+   the same with the writer on a thread of this process instead of the default
+   child process, and both beside a busy Python thread (the GIL effect);
 2. the warm median time of `SELECT * FROM runs` and of a per-agent cost rollup over
    a 1M-span store (target <= 200 ms each).
 
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -155,7 +158,7 @@ def big_batches(n: int, per_batch: int, seed: int = 2):
 # --- measurements -----------------------------------------------------------------------
 
 
-def exporter_rate(spans: list[ReadableSpan], db: Path, **kw: float) -> float:
+def exporter_rate(spans: list[ReadableSpan], db: Path, **kw: Any) -> float:
     exporter = collector.DuckDBSpanExporter(db, **kw)
     SpanStore(db)  # schema + price table exist before timing, as in a long-running pipeline
     t0 = time.perf_counter()
@@ -167,6 +170,32 @@ def exporter_rate(spans: list[ReadableSpan], db: Path, **kw: float) -> float:
     n = collector.query("SELECT count(*) FROM spans", db).item()
     assert n == len(spans), (n, len(spans))
     return len(spans) / elapsed
+
+
+def busy_rate(spans: list[ReadableSpan], db: Path, writer_process: bool) -> float:
+    """`exporter_rate` while another thread of this process runs pure Python.
+
+    DuckDB's Python client takes the GIL after each execution task; beside a busy
+    thread every take waits up to the 5 ms switch interval. The traced program is
+    that thread; the exporter's default writer child (collector._writer_proc) is
+    immune, the in-process writer thread is not.
+    """
+    import threading
+
+    stop = threading.Event()
+
+    def spin() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        return exporter_rate(spans, db, writer_process=writer_process)
+    finally:
+        stop.set()
+        spinner.join()
 
 
 def executemany_rate(spans: list[ReadableSpan], db: Path, limit: int) -> float:
@@ -273,10 +302,18 @@ def main() -> None:
     # best of two: the machine is shared, the better run is the less disturbed one
     rate = max(exporter_rate(spans, work / f"exporter{i}.duckdb") for i in range(2))
     sync_rate = exporter_rate(spans, work / "exporter_sync.duckdb", flush_interval=0)
+    thread_rate = exporter_rate(spans, work / "exporter_thread.duckdb", writer_process=False)
+    sample = spans[:20_480]
+    busy_child = busy_rate(sample, work / "busy_child.duckdb", writer_process=True)
+    busy_thread = busy_rate(sample, work / "busy_thread.duckdb", writer_process=False)
     base = executemany_rate(spans, work / "executemany.duckdb", limit=2048)
     print("\n== ingest: file DB, 512-span batches of SDK spans ==")
     print(f"DuckDBSpanExporter (buffered, default)   {rate:>10,.0f} spans/s (best of 2)")
     print(f"DuckDBSpanExporter (flush_interval=0)     {sync_rate:>10,.0f} spans/s")
+    print(f"DuckDBSpanExporter (writer_process=False) {thread_rate:>10,.0f} spans/s")
+    print(f"beside a busy Python thread, {len(sample):,} spans:")
+    print(f"  writer child (default)                 {busy_child:>10,.0f} spans/s")
+    print(f"  writer thread (writer_process=False)   {busy_thread:>10,.0f} spans/s")
     print(f"row-by-row executemany baseline          {base:>10,.0f} spans/s")
     print(
         f"ratio exporter / executemany             {rate / base:>10,.1f} x   (target >= 100k spans/s)"

@@ -165,6 +165,9 @@ class DuckDBSpanExporter(SpanExporter):
             writes inside `export()` (synchronously).
         max_buffer_spans: buffered spans that trigger a flush at once.
         timeout: seconds a flush waits for another process to release the file.
+        writer_process: write in a child process (collector._writer_proc), so that
+            Python running in this process cannot slow DuckDB down through the GIL;
+            default: yes where supported (POSIX). False writes on a thread here.
     """
 
     def __init__(
@@ -174,8 +177,10 @@ class DuckDBSpanExporter(SpanExporter):
         flush_interval: float = 0.2,
         max_buffer_spans: int = 8192,
         timeout: float = WRITE_TIMEOUT_S,
+        writer_process: bool | None = None,
     ) -> None:
         self._db = db
+        self._writer_process = writer_process
         self._flush_interval = flush_interval
         self._max_buffer = max_buffer_spans
         self._timeout = timeout
@@ -232,6 +237,8 @@ class DuckDBSpanExporter(SpanExporter):
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=self._timeout + 5)
         self._flush()
+        if self._store is not None:
+            self._store.close()
 
     # --- internals ----------------------------------------------------------------
 
@@ -282,9 +289,7 @@ class DuckDBSpanExporter(SpanExporter):
             n = staged.table.num_rows
             try:
                 if self._store is None:
-                    from collector._store import SpanStore
-
-                    self._store = SpanStore(self._db, timeout=self._timeout)
+                    self._store = self._open_store()
                 self._store.write_staged(staged)
             except Exception as exc:
                 self._failures += 1
@@ -304,6 +309,18 @@ class DuckDBSpanExporter(SpanExporter):
                 return False
             self._failures = 0
             return True
+
+    def _open_store(self) -> Any:
+        from collector._writer_proc import ProcessStore, child_supported
+
+        use_child = self._writer_process
+        if use_child is None:
+            use_child = child_supported()
+        if use_child:
+            return ProcessStore(self._db, timeout=self._timeout)
+        from collector._store import SpanStore
+
+        return SpanStore(self._db, timeout=self._timeout)
 
     def _log_once(self, key: str, message: str) -> None:
         if key not in self._logged:

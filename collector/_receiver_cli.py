@@ -67,16 +67,19 @@ def run(args: argparse.Namespace) -> int:
 
     from collector import SpanStore  # type: ignore[attr-defined]
     from collector._receiver import Receiver
+    from collector._writer_proc import ProcessStore, child_supported
 
     db = args.db or default_db_path()
     try:
-        store = SpanStore(db)
+        store = SpanStore(db)  # checked here, so that a bad file is refused before listening
     except Exception as exc:  # unreadable path, newer schema, file held by another writer...
         print(f"hoptrace collect: cannot open the trace store {db}: {exc}", file=sys.stderr)
         return 1
+    # DuckDB in a child process: the decoding threads here would starve it of the GIL
+    writer = ProcessStore(db).start() if child_supported() else store
     try:
         try:
-            receiver = Receiver(store.write, host=host, port=args.port, token=token)
+            receiver = Receiver(writer.write, host=host, port=args.port, token=token)
         except OSError as exc:
             print(f"hoptrace collect: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -136,4 +139,4 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0 if drained and not w.dropped_spans else 1
     finally:
-        store.close()
+        writer.close()
