@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,6 +85,7 @@ class ProcessStore:
         self._send: IO[bytes] | None = None
         self._recv: IO[bytes] | None = None
         self._local: Any = None  # SpanStore, when no child could be started
+        _instances.add(self)
 
     @property
     def child_pid(self) -> int | None:
@@ -208,6 +210,19 @@ class ProcessStore:
             return proc.wait()
 
 
+_instances: weakref.WeakSet[ProcessStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a lock held by another thread of the parent at fork time would never be released
+    for store in list(_instances):
+        store._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _StartError(StoreError):
     """No writer child could be started here."""
 
@@ -245,8 +260,11 @@ def _serve(db: str, timeout: float, inp: IO[bytes], out: IO[bytes]) -> None:
             reply: dict[str, Any] = {"ok": True}
         except Exception as exc:
             reply = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
-        out.write(json.dumps(reply).encode() + b"\n")
-        out.flush()
+        try:
+            out.write(json.dumps(reply).encode() + b"\n")
+            out.flush()
+        except BrokenPipeError:  # the parent is gone: nobody left to serve
+            return
 
 
 def main(argv: list[str]) -> int:

@@ -101,6 +101,28 @@ def test_a_child_dying_mid_write_is_an_error_and_the_next_write_gets_a_new_one(d
     assert _count(db) == 2
 
 
+def test_a_forked_process_starts_its_own_child(db: Path) -> None:
+    # e.g. a pre-forking server that configured tracing before forking its workers:
+    # the parent's pipes must not be shared by two writers
+    store = ProcessStore(db).start()
+    first = store.child_pid
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked process
+        code = 2
+        try:
+            store.write(_batch("f", 2))
+            code = 0 if store.child_pid not in (None, first) else 1
+            store.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.write(_batch("p", 3))
+    assert store.child_pid == first  # the parent's child still serves the parent
+    store.close()
+    assert _count(db) == 5
+
+
 def test_store_errors_cross_the_process_boundary(db: Path) -> None:
     SpanStore(db)
     con = duckdb.connect(str(db))
