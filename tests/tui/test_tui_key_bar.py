@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import make_app, settle
 from demo_db import OK_RUN
+from tui_helpers import make_app, settle
 
 from tui.messages import OpenRun
 from tui.screens.help import HelpScreen

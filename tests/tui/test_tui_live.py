@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_app, of_type, screen_text, settle, wait_for
 from demo_db import NOW, PENDING_RUN, REJECTED_RUN, extra_run, finish_pending_run
 from textual.message import Message
+from tui_helpers import make_app, of_type, screen_text, settle, wait_for
 
 from collector import SpanBatch, SpanStore
 from tui.messages import OpenRun, RunLoaded, RunsLoaded, StoreChanged

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import make_app, of_type, screen_text, settle
 from demo_db import CHAIN_RUN, OK_RUN, PENDING_RUN, REJECTED_RUN
 from textual.message import Message
+from tui_helpers import make_app, of_type, screen_text, settle
 
 from tui.messages import OpenRun, RunLoaded, RunsLoaded
 from tui.screens.run import RunScreen

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from conftest import make_app, settle
 from demo_db import CHAIN_RUN, OK_RUN, PENDING_RUN, REJECTED_RUN
 from textual.pilot import Pilot
+from tui_helpers import make_app, settle
 
 from tui.messages import OpenRun
 
