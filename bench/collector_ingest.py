@@ -5,7 +5,8 @@ traces: workflow -> agents -> tools / model calls, 8-12 attributes per span):
 
 - decode-only spans/s: `collector._otlp.decode_protobuf` in one thread, no HTTP, no store;
 - store-only spans/s: the decoded spans written with `SpanStore.write` in 50k-span batches
-  (what the receiver's writer thread does), no HTTP;
+  (what the receiver's writer child does), no HTTP, and the storage floor: the same
+  finished rows merely inserted and committed in one transaction;
 - receiver alone: the same over HTTP with a writer that discards (the receiver's ceiling);
 - persisted spans/s: 2 sender processes POST the requests concurrently over loopback
   (keep-alive, retrying 503s after Retry-After) to a `Receiver` writing into a fresh
@@ -236,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             store.write(merged)
         store_s = time.perf_counter() - t0
         store.close()
+        # the same finished rows inserted and committed, nothing else (store_ingest.py)
+        from store_ingest import storage_floor
+
+        floor_us = storage_floor(Path(tmp) / "store-only.duckdb")
     del batches
 
     # 3. the receiver alone: HTTP + decode + queue, the writer discards (its ceiling)
@@ -258,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"store only        : {total / store_s:10,.0f} spans/s  ({store_s:.2f}s, SpanStore.write, no HTTP)"
+    )
+    print(
+        f"storage floor     : {1e6 / floor_us:10,.0f} spans/s  ({floor_us:.1f} us a span: the "
+        "finished rows inserted and committed, no promotion or derivation)"
     )
     print(
         f"receiver, no store: {total / null_s:10,.0f} spans/s  ({null_s:.2f}s, HTTP + decode + queue, "

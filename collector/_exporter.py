@@ -2,9 +2,10 @@
 
 `export()` converts the SDK spans and stages them as Arrow (the Python half of a
 write, on the span processor's thread) and appends them to a buffer; a background
-thread writes the buffer every `flush_interval` seconds (and at once when it holds
-`max_buffer_spans`), doing DuckDB work only, which releases the GIL, so the two
-halves of ingest run on two cores. So the traced program never waits for DuckDB,
+thread hands the buffer to the writer every `flush_interval` seconds (and at once
+when it holds `max_buffer_spans`). The writer is a child process by default
+(collector._writer_proc: DuckDB there cannot be slowed down by this process's GIL),
+so the two halves of ingest run on two cores. So the traced program never waits for DuckDB,
 a busy pipeline takes the file for a few ms per flush (readers in other processes
 slot in between), and the fixed cost of a write (attach, commit, detach) is paid
 per flush, not per span. A flush that cannot get the file (another process holds

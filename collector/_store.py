@@ -93,9 +93,9 @@ class SpanStore:
     def write_staged(self, staged: Staged) -> None:
         """`write` for a batch already staged by `collector._ingest.stage`.
 
-        Writers that stage on another thread (the exporter on the span processor's
-        thread, the receiver on its request threads) leave this thread DuckDB work
-        only, which releases the GIL: the two halves of ingest run on both cores.
+        The exporter stages on the span processor's thread, and the writer child
+        (collector._writer_proc) receives batches staged in its parent, so the
+        DuckDB side of a write runs without the Python side in its way.
         """
         if not staged.table.num_rows:
             return
