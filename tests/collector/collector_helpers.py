@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from collector import SpanBatch
+import duckdb
+
+from collector import SpanBatch, SpanStore
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 MS = 1_000_000  # ns
@@ -53,3 +56,12 @@ def add(
 def sid(name: str) -> str:
     """A deterministic 16-char span id for a readable name."""
     return name.encode().hex()[:16].ljust(16, "0")
+
+
+def newer_schema_file(db: Path, version: int = 99) -> bytes:
+    """Make `db` a store written by a newer hoptrace; returns its bytes, to check later."""
+    SpanStore(db)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE hoptrace_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+    con.close()
+    return db.read_bytes()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from collector_helpers import newer_schema_file
 
 import collector
 from collector import SchemaVersionError, SpanStore, StoreNotFoundError
@@ -47,11 +48,7 @@ def test_older_version_is_migrated_on_first_write(db: Path) -> None:
 
 
 def test_newer_version_is_refused_by_writer_and_reader(db: Path) -> None:
-    SpanStore(db)
-    con = duckdb.connect(str(db))
-    con.execute("UPDATE hoptrace_meta SET value = '99' WHERE key = 'schema_version'")
-    con.close()
-    before = db.read_bytes()
+    before = newer_schema_file(db)
     with pytest.raises(SchemaVersionError, match="version 99, newer than this hoptrace"):
         SpanStore(db)
     with pytest.raises(SchemaVersionError, match="upgrade hoptrace"):

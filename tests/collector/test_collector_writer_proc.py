@@ -8,14 +8,13 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
-from collector_helpers import add
+from collector_helpers import add, newer_schema_file
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import collector
-from collector import SchemaVersionError, SpanBatch, SpanStore, StoreError
+from collector import SchemaVersionError, SpanBatch, StoreError
 from collector._writer_proc import ProcessStore, child_supported
 
 pytestmark = pytest.mark.skipif(not child_supported(), reason="writer child needs POSIX")
@@ -124,11 +123,7 @@ def test_a_forked_process_starts_its_own_child(db: Path) -> None:
 
 
 def test_store_errors_cross_the_process_boundary(db: Path) -> None:
-    SpanStore(db)
-    con = duckdb.connect(str(db))
-    con.execute("UPDATE hoptrace_meta SET value = '99' WHERE key = 'schema_version'")
-    con.close()
-    before = db.read_bytes()
+    before = newer_schema_file(db)
     store = ProcessStore(db)
     try:
         with pytest.raises(SchemaVersionError, match="version 99, newer than this hoptrace"):
