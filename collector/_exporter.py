@@ -5,13 +5,15 @@ write, on the span processor's thread) and appends them to a buffer; a backgroun
 thread hands the buffer to the writer every `flush_interval` seconds (and at once
 when it holds `max_buffer_spans`). The writer is a child process by default
 (collector._writer_proc: DuckDB there cannot be slowed down by this process's GIL),
-so the two halves of ingest run on two cores. So the traced program never waits for DuckDB,
-a busy pipeline takes the file for a few ms per flush (readers in other processes
-slot in between), and the fixed cost of a write (attach, commit, detach) is paid
-per flush, not per span. A flush that cannot get the file (another process holds
-it past the timeout) keeps its spans and is retried on the next flush,
-`force_flush()` or `shutdown()`: the writer never drops a span. Failures are
-logged once and never raised into the traced program.
+so the two halves of ingest run on two cores. So the traced program never waits
+for DuckDB, a busy pipeline takes the file for a few ms per flush (readers in other
+processes slot in between), and the fixed cost of a write (attach, commit, detach)
+is paid per flush, not per span. A flush that cannot get the file (another process
+holds it past the timeout) keeps its spans and is retried on the next flush,
+`force_flush()` or `shutdown()`: a busy file never costs a span. Only a writer so far
+behind that `max_pending_spans` wait in memory makes `export()` wait, then drop
+(logged), so that memory stays bounded. Failures are logged once and never raised
+into the traced program.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ class DuckDBSpanExporter(SpanExporter):
             write the writer rests up to twice as long, at most 0.5 s); 0
             writes inside `export()` (synchronously).
         max_buffer_spans: buffered spans that trigger a flush at once.
+        max_pending_spans: bound on the spans held in memory. When the writer falls
+            that far behind (sustained overload, or another process holding the
+            file), `export()` waits up to `timeout` seconds for room, then drops
+            that batch with an error log (OTel's BatchSpanProcessor drops at its own
+            queue the same way), so a stuck writer cannot grow the program's memory.
         timeout: seconds a flush waits for another process to release the file.
         writer_process: write in a child process (collector._writer_proc), so that
             Python running in this process cannot slow DuckDB down through the GIL;
@@ -177,6 +184,7 @@ class DuckDBSpanExporter(SpanExporter):
         *,
         flush_interval: float = 0.2,
         max_buffer_spans: int = 8192,
+        max_pending_spans: int = 100_000,
         timeout: float = WRITE_TIMEOUT_S,
         writer_process: bool | None = None,
     ) -> None:
@@ -184,18 +192,24 @@ class DuckDBSpanExporter(SpanExporter):
         self._writer_process = writer_process
         self._flush_interval = flush_interval
         self._max_buffer = max_buffer_spans
+        self._max_pending = max(max_pending_spans, 1)
         self._timeout = timeout
         self._store: Any = None
         self._buffer: list[Any] = []  # collector._ingest.Staged parts, in export order
         self._buffered = 0
         self._buffer_lock = threading.Lock()
+        self._room = threading.Condition(
+            self._buffer_lock
+        )  # notified when a flush takes the buffer
         self._flush_lock = threading.Lock()
+        self._thread_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._shutdown = False
         self._logged: set[str] = set()
         self._failures = 0
+        self._dropped = 0
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # --- SpanExporter -------------------------------------------------------------
@@ -214,6 +228,14 @@ class DuckDBSpanExporter(SpanExporter):
             self._log_once("convert", "hoptrace: could not convert spans for DuckDB")
             return SpanExportResult.FAILURE
         with self._buffer_lock:
+            if not self._wait_for_room():
+                self._dropped += staged.table.num_rows
+                logger.error(
+                    "hoptrace: dropped %d spans: %d are still waiting for DuckDB "
+                    "(max_pending_spans); %d dropped so far",
+                    staged.table.num_rows, self._buffered, self._dropped,
+                )  # fmt: skip
+                return SpanExportResult.FAILURE
             self._buffer.append(staged)
             self._buffered += staged.table.num_rows
             size = self._buffered
@@ -235,6 +257,8 @@ class DuckDBSpanExporter(SpanExporter):
         self._shutdown = True
         self._stop.set()
         self._wake.set()
+        with self._buffer_lock:
+            self._room.notify_all()  # an export() waiting for room gives up now
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=self._timeout + 5)
         self._flush()
@@ -244,15 +268,37 @@ class DuckDBSpanExporter(SpanExporter):
     # --- internals ----------------------------------------------------------------
 
     @property
+    def dropped_spans(self) -> int:
+        """Spans refused because `max_pending_spans` were already waiting (see above)."""
+        return self._dropped
+
+    @property
     def pending_spans(self) -> int:
         """Spans buffered but not yet written."""
         with self._buffer_lock:
             return self._buffered
 
+    def _wait_for_room(self) -> bool:
+        """With the buffer lock held: wait (up to `timeout`) until the buffer has room."""
+        if self._buffered < self._max_pending:
+            return True
+        if self._flush_interval <= 0:
+            # synchronous mode: the only writer is export() itself, which just failed
+            return False
+        self._ensure_thread()
+        self._wake.set()
+        deadline = time.monotonic() + self._timeout
+        while self._buffered >= self._max_pending and not self._shutdown:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._room.wait(remaining)
+        return self._buffered < self._max_pending
+
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
-        with self._buffer_lock:
+        with self._thread_lock:  # not the buffer lock: _wait_for_room holds that one
             if self._thread is not None and self._thread.is_alive():
                 return
             self._thread = threading.Thread(
@@ -282,6 +328,7 @@ class DuckDBSpanExporter(SpanExporter):
         with self._flush_lock:
             with self._buffer_lock:
                 parts, self._buffer, self._buffered = self._buffer, [], 0
+                self._room.notify_all()
             if not parts:
                 return True
             from collector._ingest import merge

@@ -79,6 +79,36 @@ def test_exporter_keeps_spans_while_locked_and_writes_them_later(db: Path) -> No
     assert collector.query("SELECT count(*) FROM runs", db).item() == 6
 
 
+@pytest.mark.slow
+def test_a_stuck_writer_cannot_grow_memory_past_max_pending_spans(db: Path, caplog) -> None:
+    _store_with_one_run(db)
+    exporter = collector.DuckDBSpanExporter(
+        db, timeout=0.3, flush_interval=0.05, max_pending_spans=4
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    holder = _hold(db, 30.0)
+    try:
+        most = 0
+        for i in range(12):
+            with tracer.start_as_current_span(f"invoke_workflow run{i}"):
+                pass
+            most = max(most, exporter.pending_spans)
+        # one batch may be on its way back into the buffer after a failed write
+        assert most <= 2 * 4
+        assert exporter.dropped_spans > 0
+        assert "(max_pending_spans)" in caplog.text
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    provider.shutdown()  # what was kept is written once the file is free
+    assert exporter.pending_spans == 0
+    assert (
+        collector.query("SELECT count(*) FROM runs", db).item() == 1 + 12 - exporter.dropped_spans
+    )
+
+
 def test_reads_nest_and_a_write_inside_a_read_is_a_clear_error(db: Path) -> None:
     _store_with_one_run(db)
     with collector.read_connection(db) as outer:
