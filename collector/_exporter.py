@@ -39,6 +39,7 @@ logger = logging.getLogger("collector")
 _MAX_DATA_FAILURES = 3
 _REST_FACTOR = 2.0
 _MAX_REST_S = 0.5
+_DROP_LOG_EVERY_S = 10.0
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -210,6 +211,7 @@ class DuckDBSpanExporter(SpanExporter):
         self._logged: set[str] = set()
         self._failures = 0
         self._dropped = 0
+        self._drop_logged = -_DROP_LOG_EVERY_S
         atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # --- SpanExporter -------------------------------------------------------------
@@ -230,11 +232,14 @@ class DuckDBSpanExporter(SpanExporter):
         with self._buffer_lock:
             if not self._wait_for_room():
                 self._dropped += staged.table.num_rows
-                logger.error(
-                    "hoptrace: dropped %d spans: %d are still waiting for DuckDB "
-                    "(max_pending_spans); %d dropped so far",
-                    staged.table.num_rows, self._buffered, self._dropped,
-                )  # fmt: skip
+                now = time.monotonic()
+                if now - self._drop_logged >= _DROP_LOG_EVERY_S:  # not a line per batch
+                    self._drop_logged = now
+                    logger.error(
+                        "hoptrace: dropping spans: %d are still waiting for DuckDB "
+                        "(max_pending_spans); %d dropped so far",
+                        self._buffered, self._dropped,
+                    )  # fmt: skip
                 return SpanExportResult.FAILURE
             self._buffer.append(staged)
             self._buffered += staged.table.num_rows
