@@ -15,6 +15,9 @@ from ._config import Settings, build_provider, instrument_threads
 from ._state import log_once
 from ._version import __version__
 
+# everything configure() sets: what `tracer.testing` saves and puts back
+_CONFIG_FIELDS = ("_settings", "_previewer", "_capture", "_tracer", "_provider", "_owns_provider")
+
 
 class Lifecycle:
     """The configurable part of `Hoptrace` (kept apart from the hot path)."""
@@ -95,25 +98,12 @@ class Lifecycle:
     def _snapshot(self) -> tuple[Any, ...]:
         """The whole configuration, for `tracer.testing` to restore afterwards."""
         with self._lock:
-            return (
-                self._settings,
-                self._previewer,
-                self._capture,
-                self._tracer,
-                self._provider,
-                self._owns_provider,
-            )
+            return tuple(getattr(self, name) for name in _CONFIG_FIELDS)
 
     def _restore(self, snapshot: tuple[Any, ...]) -> None:
         with self._lock:
-            (
-                self._settings,
-                self._previewer,
-                self._capture,
-                self._tracer,
-                self._provider,
-                self._owns_provider,
-            ) = snapshot
+            for name, value in zip(_CONFIG_FIELDS, snapshot, strict=True):
+                setattr(self, name, value)
 
     def _setup(self) -> trace.Tracer:
         with self._lock:
