@@ -118,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                # The writer thread may be inside DuckDB, waiting on the lock: interpreter
-                # finalisation would unwind it through C++ frames and abort the process
-                # (SIGABRT). Abandoning was asked for, so leave without finalising.
+                # The writer thread may be inside DuckDB (when no writer child could
+                # start), waiting on the lock: interpreter finalisation would unwind it
+                # through C++ frames and abort the process (SIGABRT). Abandoning was
+                # asked for, so leave without finalising. A writer child finishes its
+                # current write, then sees its pipe close and exits.
                 os._exit(1)
         finally:
             for sig, handler in previous.items():

@@ -103,12 +103,6 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
 
         self.push_screen(RunScreen(trace_id))
 
-    def open_span(self, trace_id: str, span_id: str) -> None:
-        """Show one span's details."""
-        from tui.screens.span import SpanScreen
-
-        self.push_screen(SpanScreen(trace_id, span_id))
-
     def action_help(self) -> None:
         """Keys of the current screen."""
         from tui.screens.help import HelpScreen
