@@ -200,7 +200,7 @@ END"""
 def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]) -> str:
     """SELECT producing every raw and promoted span_t column from a staged batch.
 
-    `source` has the raw columns plus the Python-side facts of `staged_facts()`
+    `source` has the raw columns (but `ingested_ns`) plus the Python-side facts of `staged_facts()`
     (`service_name`, `x_exc_type`, `x_exc_message`, `x_exc_stack`, `x_rec_type`,
     `x_rec_message`, `x_rec_cause`, `rejects`, `handoff_links`, `handoff_events`).
     The cost of a model call that reports none is filled in later (collector._prices).
@@ -260,6 +260,10 @@ def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]
         "THEN nullif(status_message, '') END, x_rec_message)",
         "exception_stacktrace": "coalesce(a_exception_stacktrace, x_exc_stack)",
         "marker_cause": "coalesce(a_marker_cause, x_rec_cause)",
+        # the write's transaction time, not the time the batch was staged: writes are
+        # serialised by the file lock, so `max(ingested_ns)` (the TUI's "anything
+        # new?" poll) moves with every commit, whichever process staged what when
+        "ingested_ns": "epoch_ns(get_current_timestamp())",
     }
     select = ",\n    ".join(f"{out[c]} AS {c}" if c in out else c for c in columns)
     return f"""

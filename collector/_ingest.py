@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any, NamedTuple
 
 import orjson
@@ -38,8 +37,13 @@ def arrow_schema(cols: tuple[tuple[str, str], ...]) -> pa.Schema:
 
 
 STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
-    # span_t's raw columns, pending, ingested_ns and service_name, as Python fills them
-    *SPAN_COLUMNS[: SPAN_COLUMN_NAMES.index("service_name") + 1],
+    # span_t's raw columns, pending and service_name, as Python fills them
+    # (ingested_ns is the write's time, set in SQL: collector._dialects.promotion_sql)
+    *(
+        c
+        for c in SPAN_COLUMNS[: SPAN_COLUMN_NAMES.index("service_name") + 1]
+        if c[0] != "ingested_ns"
+    ),
     *((c, "VARCHAR") for c in STAGED_FACTS),
     ("ord", "BIGINT"),  # batch order: of two copies of a span the later one wins
 )
@@ -172,7 +176,6 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
         "scope_name": batch.scope_name,
         "scope_version": batch.scope_version,
         "pending": pending,
-        "ingested_ns": [time.time_ns()] * n,
         "service_name": services,
     }
     columns["ord"] = range(n)

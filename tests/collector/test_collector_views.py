@@ -450,3 +450,25 @@ def test_store_recreates_a_deleted_file(db: Path) -> None:
     db.unlink()
     s.write(failed_run())
     assert q(db, "SELECT trace_id FROM runs") == [(FAIL,)]
+
+
+def test_ingested_ns_is_the_write_time_so_every_commit_moves_the_max(db: Path) -> None:
+    # the TUI asks "did max(ingested_ns) move?": a batch staged early but committed
+    # late (a slower writer, a retried flush) must still move it
+    from collector import queries
+    from collector._ingest import stage
+
+    early, late = SpanBatch(), SpanBatch()
+    add(early, "a", None, "invoke_workflow a", 0, 10, trace_id="a" * 32)
+    add(late, "b", None, "invoke_workflow b", 0, 10, trace_id="b" * 32)
+    staged_early = stage(early)
+    staged_late = stage(late)
+    store = SpanStore(db)
+    store.write_staged(staged_late)
+    seen = queries.max_ingested_ns(db)
+    store.write_staged(staged_early)
+    newest = queries.max_ingested_ns(db)
+    assert seen is not None
+    assert newest is not None
+    assert newest > seen
+    assert queries.max_ingested_ns(db, "a" * 32) == newest
