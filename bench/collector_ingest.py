@@ -3,7 +3,7 @@
 One run prints, for the same pre-encoded 512-span protobuf requests (hoptrace-shaped
 traces: workflow -> agents -> tools / model calls, 8-12 attributes per span):
 
-- decode-only spans/s: `collector._otlp.decode_protobuf` in one thread, no HTTP, no store;
+- decode-only spans/s: `collector.otlp._decode.decode_protobuf` in one thread, no HTTP, no store;
 - store-only spans/s: the decoded spans written with `SpanStore.write` in 50k-span batches
   (what the receiver's writer child does), no HTTP, and the storage floor: the same
   finished rows merely inserted and committed in one transaction;
@@ -174,7 +174,7 @@ def sender(endpoint: str, bodies_file: str, start: mp.Event, out: mp.Queue) -> N
 
 def http_run(bodies: list[bytes], senders: int, write) -> tuple[float, float, int, int]:
     """Senders post `bodies` to a fresh Receiver; (all posted s, all written s, 503s, writes)."""
-    from collector._receiver import Receiver
+    from collector.otlp import Receiver
 
     receiver = Receiver(write, port=0).start()
     with tempfile.TemporaryDirectory(prefix="hoptrace-bench-") as tmp:
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     from collector import SpanBatch, SpanStore, query
-    from collector._otlp import decode_protobuf
-    from collector._writer_proc import ProcessStore
+    from collector.otlp import decode_protobuf
+    from collector.store import ProcessStore
 
     n_requests = args.requests_per_sender * args.senders
     t0 = time.perf_counter()

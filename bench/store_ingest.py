@@ -181,7 +181,7 @@ def busy_rate(spans: list[ReadableSpan], db: Path, writer_process: bool) -> floa
 
     DuckDB's Python client takes the GIL after each execution task; beside a busy
     thread every take waits up to the 5 ms switch interval. The traced program is
-    that thread; the exporter's default writer child (collector._writer_proc) is
+    that thread; the exporter's default writer child (collector.store._writer_proc) is
     immune, the in-process writer thread is not.
     """
     import threading
@@ -211,7 +211,7 @@ def executemany_rate(spans: list[ReadableSpan], db: Path, limit: int) -> float:
     import duckdb
 
     from collector._exporter import spans_to_batch
-    from collector._schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
+    from collector.schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
 
     sample = spans[:limit]
     scratch = db.with_name("executemany_rows.duckdb")
@@ -230,7 +230,7 @@ def executemany_rate(spans: list[ReadableSpan], db: Path, limit: int) -> float:
 def breakdown(spans: list[ReadableSpan], db: Path) -> dict[str, float]:
     """CPU microseconds per span of each ingest stage (one 10k-span write)."""
     from collector._exporter import spans_to_batch
-    from collector._ingest import batch_to_arrow
+    from collector.ingest import batch_to_arrow
 
     sample = spans[:10_240]
     n = len(sample)
@@ -263,7 +263,7 @@ def storage_floor(db: Path) -> float:
     """
     import duckdb
 
-    from collector._schema import SPAN_COLUMNS
+    from collector.schema import SPAN_COLUMNS
 
     rows = duckdb.connect(str(db), read_only=True)
     table = rows.sql("SELECT * FROM span_t").to_arrow_table()

@@ -17,37 +17,40 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from collector._batch import SpanBatch
-from tracer._env import default_db_path
+from collector._paths import DB_ENV, DEFAULT_DB_NAME, resolve_db
 
 if TYPE_CHECKING:
-    from collector._connect import (
+    from collector._exporter import DuckDBSpanExporter
+    from collector.ingest import SpanBatch, spans_to_batch
+    from collector.schema import SCHEMA_VERSION, VIEW_NAMES
+    from collector.sql import query
+    from collector.store import (
         SchemaVersionError,
+        SpanStore,
         StoreBusyError,
         StoreError,
         StoreNotFoundError,
-        query,
         read_connection,
     )
-    from collector._exporter import DuckDBSpanExporter, spans_to_batch
-    from collector._schema import SCHEMA_VERSION, VIEW_NAMES
-    from collector._store import SpanStore
 
 _LAZY: dict[str, str] = {
     "DuckDBSpanExporter": "collector._exporter",
-    "spans_to_batch": "collector._exporter",
-    "SpanStore": "collector._store",
-    "query": "collector._connect",
-    "read_connection": "collector._connect",
-    "StoreError": "collector._connect",
-    "StoreBusyError": "collector._connect",
-    "StoreNotFoundError": "collector._connect",
-    "SchemaVersionError": "collector._connect",
-    "SCHEMA_VERSION": "collector._schema",
-    "VIEW_NAMES": "collector._schema",
+    "SpanBatch": "collector.ingest",
+    "spans_to_batch": "collector.ingest",
+    "SpanStore": "collector.store",
+    "read_connection": "collector.store",
+    "StoreError": "collector.store",
+    "StoreBusyError": "collector.store",
+    "StoreNotFoundError": "collector.store",
+    "SchemaVersionError": "collector.store",
+    "SCHEMA_VERSION": "collector.schema",
+    "VIEW_NAMES": "collector.schema",
+    "query": "collector.sql",
 }
 
 __all__ = [
+    "DB_ENV",
+    "DEFAULT_DB_NAME",
     "SCHEMA_VERSION",
     "VIEW_NAMES",
     "DuckDBSpanExporter",
@@ -57,9 +60,9 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "StoreNotFoundError",
-    "default_db_path",
     "query",
     "read_connection",
+    "resolve_db",
     "spans_to_batch",
 ]
 

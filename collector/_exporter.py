@@ -4,7 +4,7 @@
 write, on the span processor's thread) and appends them to a buffer; a background
 thread hands the buffer to the writer every `flush_interval` seconds (and at once
 when it holds `max_buffer_spans`). The writer is a child process by default
-(collector._writer_proc: DuckDB there cannot be slowed down by this process's GIL),
+(collector.store._writer_proc: DuckDB there cannot be slowed down by this process's GIL),
 so the two halves of ingest run on two cores. So the traced program never waits
 for DuckDB, a busy pipeline takes the file for a few ms per flush (readers in other
 processes slot in between), and the fixed cost of a write (attach, commit, detach)
@@ -29,11 +29,9 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanKind, StatusCode
 
-from collector._batch import SpanBatch
-from collector._connect import WRITE_TIMEOUT_S
-from tracer import semconv as sc
+from collector.ingest import spans_to_batch
+from collector.store import WRITE_TIMEOUT_S
 
 logger = logging.getLogger("collector")
 _MAX_DATA_FAILURES = 3
@@ -43,112 +41,9 @@ _DROP_LOG_EVERY_S = 10.0
 
 
 def _is_busy(exc: BaseException) -> bool:
-    from collector._connect import StoreBusyError, is_lock_conflict
+    from collector.store import StoreBusyError, is_lock_conflict
 
     return isinstance(exc, StoreBusyError) or is_lock_conflict(exc)
-
-
-def _value(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _attrs(attrs: Any) -> dict[str, Any]:
-    if not attrs:
-        return {}
-    return {k: _value(v) for k, v in attrs.items()}
-
-
-# Enum.name is a property lookup per access; the hot loop reads these dicts instead
-_KIND_NAMES = {k: k.name for k in SpanKind}
-_CODE_NAMES = {c: c.name for c in StatusCode}
-
-
-def _plain(attrs: Any) -> dict[str, Any]:
-    # An ended SDK span holds a frozen BoundedAttributes around a plain dict: reading
-    # that dict costs ~0.1 us, copying through the mapping API ~4 us a span.
-    if not attrs:
-        return {}
-    inner = getattr(attrs, "_dict", None)
-    return inner if isinstance(inner, dict) else dict(attrs)
-
-
-def _fields(span: ReadableSpan) -> tuple[Any, ...]:
-    """(name, context, parent, kind, start, end, status, attributes, events, links,
-    resource, scope) of a span: the SDK's own fields when it is an SDK span (its
-    properties copy events, links and attributes on every access), else the public API."""
-    try:
-        d = span.__dict__
-        return (d["_name"], d["_context"], d["_parent"], d["_kind"], d["_start_time"],
-                d["_end_time"], d["_status"], d["_attributes"], d["_events"], d["_links"],
-                d["_resource"], d["_instrumentation_scope"])  # fmt: skip
-    except (AttributeError, KeyError):
-        return (span.name, span.context, span.parent, span.kind, span.start_time,
-                span.end_time, span.status, span.attributes, span.events, span.links,
-                span.resource, span.instrumentation_scope)  # fmt: skip
-
-
-def spans_to_batch(spans: Sequence[ReadableSpan]) -> SpanBatch:
-    """Convert SDK spans into the store's columnar SpanBatch.
-
-    Hot path (every exported span goes through it): appends straight to the
-    columns, converts each distinct Resource once, shares the span's own (frozen)
-    attribute dict and keeps tuple attribute values as they are (JSON encodes
-    them as arrays).
-    """
-    batch = SpanBatch()
-    tid, sid, pid = batch.trace_id, batch.span_id, batch.parent_span_id
-    names, kinds, starts, ends = batch.name, batch.kind, batch.start_ns, batch.end_ns
-    codes, messages, attributes = batch.status_code, batch.status_message, batch.attributes
-    events, links, resources = batch.events, batch.links, batch.resource
-    scope_names, scope_versions = batch.scope_name, batch.scope_version
-    last_resource: Any = None
-    resource_dict: dict[str, Any] = {}
-    last_trace, last_trace_hex = -1, ""
-    pending_key = sc.PENDING
-    for span in spans:
-        name, ctx, parent, kind, start, end, status, raw, evs, lns, res, scope = _fields(span)
-        if ctx is None:
-            continue
-        attrs = _plain(raw)
-        if ctx.trace_id != last_trace:  # spans of one trace usually come together
-            last_trace, last_trace_hex = ctx.trace_id, f"{ctx.trace_id:032x}"
-        tid.append(last_trace_hex)
-        sid.append(f"{ctx.span_id:016x}")
-        pid.append(f"{parent.span_id:016x}" if parent else None)
-        names.append(name)
-        kinds.append(_KIND_NAMES.get(kind) or kind.name)
-        starts.append(start or 0)
-        ends.append(None if end is None or attrs.get(pending_key) is True else end)
-        codes.append(_CODE_NAMES.get(status.status_code) or status.status_code.name)
-        messages.append(status.description)
-        attributes.append(attrs)
-        events.append(
-            [
-                {"name": e.name, "time_ns": e.timestamp, "attributes": _attrs(e.attributes)}
-                for e in evs
-            ]
-            if evs
-            else []
-        )
-        links.append(
-            [
-                {
-                    "trace_id": f"{ln.context.trace_id:032x}",
-                    "span_id": f"{ln.context.span_id:016x}",
-                    "attributes": _attrs(ln.attributes),
-                }
-                for ln in lns
-            ]
-            if lns
-            else []
-        )
-        if res is not last_resource:
-            last_resource = res
-            resource_dict = _attrs(res.attributes) if res is not None else {}
-        resources.append(resource_dict)
-        scope_names.append(scope.name if scope else None)
-        scope_versions.append(scope.version if scope else None)
-    return batch
 
 
 def _shutdown_at_exit(ref: weakref.ReferenceType[DuckDBSpanExporter]) -> None:
@@ -174,7 +69,7 @@ class DuckDBSpanExporter(SpanExporter):
             that batch with an error log (OTel's BatchSpanProcessor drops at its own
             queue the same way), so a stuck writer cannot grow the program's memory.
         timeout: seconds a flush waits for another process to release the file.
-        writer_process: write in a child process (collector._writer_proc), so that
+        writer_process: write in a child process (collector.store._writer_proc), so that
             Python running in this process cannot slow DuckDB down through the GIL;
             default: yes where supported (POSIX). False writes on a thread here.
     """
@@ -196,7 +91,7 @@ class DuckDBSpanExporter(SpanExporter):
         self._max_pending = max(max_pending_spans, 1)
         self._timeout = timeout
         self._store: Any = None
-        self._buffer: list[Any] = []  # collector._ingest.Staged parts, in export order
+        self._buffer: list[Any] = []  # collector.ingest._staging.Staged parts, in export order
         self._buffered = 0
         self._buffer_lock = threading.Lock()
         self._room = threading.Condition(
@@ -223,7 +118,7 @@ class DuckDBSpanExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         try:
-            from collector._ingest import stage
+            from collector.ingest import stage
 
             staged = stage(spans_to_batch(spans))
         except Exception:  # a malformed span must not break the traced program
@@ -336,7 +231,7 @@ class DuckDBSpanExporter(SpanExporter):
                 self._room.notify_all()
             if not parts:
                 return True
-            from collector._ingest import merge
+            from collector.ingest import merge
 
             staged = merge(parts)
             n = staged.table.num_rows
@@ -364,14 +259,14 @@ class DuckDBSpanExporter(SpanExporter):
             return True
 
     def _open_store(self) -> Any:
-        from collector._writer_proc import ProcessStore, child_supported
+        from collector.store import ProcessStore, child_supported
 
         use_child = self._writer_process
         if use_child is None:
             use_child = child_supported()
         if use_child:
             return ProcessStore(self._db, timeout=self._timeout)
-        from collector._store import SpanStore
+        from collector.store import SpanStore
 
         return SpanStore(self._db, timeout=self._timeout)
 

@@ -97,7 +97,7 @@ def _connect(db: DB | Reader) -> Iterator[Any]:
         return
     # Imported here so `collector.queries` stays importable (types only) before
     # the store module is needed, e.g. by pure layout tests.
-    from collector import read_connection
+    from collector.store import read_connection
 
     with read_connection(db) as conn:
         yield conn

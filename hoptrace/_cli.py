@@ -11,13 +11,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tracer._env import DB_ENV, DEFAULT_DB_NAME
+from collector import DB_ENV, DEFAULT_DB_NAME
 from tracer._version import __version__
 
 # subcommand -> module whose `run(args) -> int` does the work
 _HANDLERS: dict[str, str] = {
-    "sql": "collector._sql_cli",
-    "collect": "collector._receiver_cli",
+    "sql": "collector.sql._cli",
+    "collect": "collector.otlp._cli",
     "demo": "sample_pipelines._demo_cli",
     "tui": "tui._cli",
 }

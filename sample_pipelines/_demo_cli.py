@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shlex
 import sys
 import time
@@ -27,9 +26,9 @@ DEFAULT_SCALE = 0.1
 
 
 def _default_db() -> Path:
-    # the documented default of every hoptrace part ($HOPTRACE_DB, else ./hoptrace.duckdb);
-    # spelled out here because sample_pipelines may only use the tracer's public API
-    return Path(os.environ.get("HOPTRACE_DB") or "hoptrace.duckdb")
+    from collector import resolve_db  # the default every hoptrace part uses
+
+    return resolve_db()
 
 
 def _error(message: str) -> int:

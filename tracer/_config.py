@@ -12,7 +12,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from ._env import default_db_path
 from ._pending import PendingSpanProcessor
 from ._state import log_once
 
@@ -74,8 +73,7 @@ def make_exporter(settings: Settings) -> SpanExporter | None:
         # Lazy: the collector pulls in DuckDB and Arrow, which `import tracer` must not.
         from collector import DuckDBSpanExporter
 
-        db = settings.db if settings.db is not None else default_db_path()
-        exporter: SpanExporter = DuckDBSpanExporter(db)
+        exporter: SpanExporter = DuckDBSpanExporter(settings.db)
         return exporter
     except Exception as exc:
         log_once("could not create the default span exporter; spans are not stored", exc)

@@ -11,9 +11,9 @@ __all__ = ["resolve_db", "run"]
 
 def resolve_db(args: argparse.Namespace) -> Path:
     """The positional DB, else `--db`, else the default every command uses."""
-    from tracer._env import default_db_path
+    from collector import resolve_db as resolve
 
-    return Path(getattr(args, "db_path", None) or getattr(args, "db", None) or default_db_path())
+    return resolve(getattr(args, "db_path", None) or getattr(args, "db", None))
 
 
 def run(args: argparse.Namespace) -> int:

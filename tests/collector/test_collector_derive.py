@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector._derive import derive_trace
+from collector.derive._trace import derive_trace
 
 MS = 1_000_000
 

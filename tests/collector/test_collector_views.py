@@ -456,7 +456,7 @@ def test_ingested_ns_is_the_write_time_so_every_commit_moves_the_max(db: Path) -
     # the TUI asks "did max(ingested_ns) move?": a batch staged early but committed
     # late (a slower writer, a retried flush) must still move it
     from collector import queries
-    from collector._ingest import stage
+    from collector.ingest._staging import stage
 
     early, late = SpanBatch(), SpanBatch()
     add(early, "a", None, "invoke_workflow a", 0, 10, trace_id="a" * 32)

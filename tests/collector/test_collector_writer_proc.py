@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import collector
 from collector import SchemaVersionError, SpanBatch, StoreError
-from collector._writer_proc import ProcessStore, child_supported
+from collector.store._writer_proc import ProcessStore, child_supported
 
 pytestmark = pytest.mark.skipif(not child_supported(), reason="writer child needs POSIX")
 

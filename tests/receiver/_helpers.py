@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from collector._batch import SpanBatch
+from collector.ingest._batch import SpanBatch
 
 # examples/trace.json of open-telemetry/opentelemetry-proto (uppercase hex ids)
 SPEC_EXAMPLE: dict[str, Any] = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from collector import SpanStore
-from collector._batch import SpanBatch
-from collector._receiver import Receiver
+from collector.ingest._batch import SpanBatch
+from collector.otlp._receiver import Receiver
 
 
 class ListSink:

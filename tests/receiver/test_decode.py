@@ -11,7 +11,13 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector._otlp import BodyTooLarge, DecodeError, decode_json, decode_protobuf, decompress
+from collector.otlp._decode import (
+    BodyTooLarge,
+    DecodeError,
+    decode_json,
+    decode_protobuf,
+    decompress,
+)
 
 from ._helpers import SPEC_EXAMPLE, json_body, proto_body, sdk_spans
 

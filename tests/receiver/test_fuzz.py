@@ -19,8 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector._batch import SPAN_KINDS, STATUS_CODES, SpanBatch
-from collector._otlp import (
+from collector.ingest._batch import SPAN_KINDS, STATUS_CODES, SpanBatch
+from collector.otlp._decode import (
     BodyTooLarge,
     Decoded,
     DecodeError,
@@ -28,7 +28,7 @@ from collector._otlp import (
     decode_protobuf,
     decompress,
 )
-from collector._receiver import Receiver
+from collector.otlp._receiver import Receiver
 
 from ._helpers import SPEC_EXAMPLE, json_body, post, proto_body, sdk_spans
 

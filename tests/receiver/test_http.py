@@ -16,8 +16,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from collector._batch import SpanBatch
-from collector._receiver import Receiver
+from collector.ingest._batch import SpanBatch
+from collector.otlp._receiver import Receiver
 
 from ._helpers import SPEC_EXAMPLE, connection, json_body, post, proto_body, sdk_spans, span_ids
 from .conftest import ListSink

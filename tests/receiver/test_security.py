@@ -13,8 +13,8 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from collector._receiver import Receiver
-from collector._receiver_cli import TOKEN_ENV, is_loopback, run
+from collector.otlp._cli import TOKEN_ENV, is_loopback, run
+from collector.otlp._receiver import Receiver
 
 from ._helpers import post, proto_body, sdk_spans
 from .conftest import ListSink

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collector._batch import SpanBatch
-from collector._receiver_queue import SpanQueue, Writer, drop_superseded_pending
+from collector.ingest._batch import SpanBatch
+from collector.store._queue import SpanQueue, Writer, drop_superseded_pending
 
 
 def _batch(rows: list[tuple[str, int | None]]) -> SpanBatch:

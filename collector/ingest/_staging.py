@@ -2,10 +2,10 @@
 
 Python does only what needs Python objects: hex ids are already strings, so this
 encodes attributes / events / links / resource as JSON text (orjson), reads the
-service name once per distinct Resource, and computes `collector._dialects.staged_facts`
+service name once per distinct Resource, and computes `collector.ingest._dialects.staged_facts`
 for the few spans with events, links or a recovery marker. Everything else (the
 dialect promotion, classification, costs) runs vectorised inside DuckDB over this
-table (`collector._dialects.promotion_sql`).
+table (`collector.ingest._dialects.promotion_sql`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import orjson
 import pyarrow as pa
 
-from collector._batch import SpanBatch
-from collector._dialects import ATTR_NAMES, STAGED_FACTS, staged_facts
-from collector._schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
+from collector.ingest._batch import SpanBatch
+from collector.ingest._dialects import ATTR_NAMES, STAGED_FACTS, staged_facts
+from collector.schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
 from tracer import semconv as sc
 
 _ARROW_TYPES = {
@@ -38,7 +38,7 @@ def arrow_schema(cols: tuple[tuple[str, str], ...]) -> pa.Schema:
 
 STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
     # span_t's raw columns, pending and service_name, as Python fills them
-    # (ingested_ns is the write's time, set in SQL: collector._dialects.promotion_sql)
+    # (ingested_ns is the write's time, set in SQL: collector.ingest._dialects.promotion_sql)
     *(
         c
         for c in SPAN_COLUMNS[: SPAN_COLUMN_NAMES.index("service_name") + 1]

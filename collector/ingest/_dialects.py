@@ -203,7 +203,7 @@ def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]
     `source` has the raw columns (but `ingested_ns`) plus the Python-side facts of `staged_facts()`
     (`service_name`, `x_exc_type`, `x_exc_message`, `x_exc_stack`, `x_rec_type`,
     `x_rec_message`, `x_rec_cause`, `rejects`, `handoff_links`, `handoff_events`).
-    The cost of a model call that reports none is filled in later (collector._prices).
+    The cost of a model call that reports none is filled in later (collector.store._prices).
     `present` is the set of attribute names occurring in the batch (any superset
     works; the SQL is cached per set). Only `columns` come out: carrying the intermediate a_* columns would make DuckDB
     materialise twice as much per span.

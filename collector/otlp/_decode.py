@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from collector._batch import SPAN_KINDS, STATUS_CODES, SpanBatch
+from collector.ingest import SPAN_KINDS, STATUS_CODES, SpanBatch
 
 __all__ = [
     "MAX_BODY_BYTES",

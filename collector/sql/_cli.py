@@ -23,8 +23,9 @@ def execute(sql: str, db: str | None, fmt: str, out: TextIO, err: TextIO) -> int
     """Check, run and print one query; return the exit code."""
     import duckdb
 
-    from collector._connect import StoreError, sandboxed_read_connection
-    from collector._sql_guard import ParseError, Refused, check
+    from collector.sql._guard import ParseError, Refused, check
+    from collector.sql._runner import sandboxed_read_connection
+    from collector.store import StoreError
 
     try:
         statement = check(sql)

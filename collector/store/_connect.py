@@ -32,14 +32,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from tracer._env import default_db_path
+from collector._paths import resolve_db
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 READ_TIMEOUT_S: float = 30.0
 WRITE_TIMEOUT_S: float = 10.0
@@ -62,11 +62,6 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 
 class SchemaVersionError(StoreError):
     """The database was written by another version of hoptrace."""
-
-
-def resolve_db(db: str | Path | None) -> Path:
-    """The database path to use: `db`, or `$HOPTRACE_DB`, or ./hoptrace.duckdb."""
-    return Path(db) if db is not None else default_db_path()
 
 
 class _Host:
@@ -265,7 +260,7 @@ def stored_version(conn: duckdb.DuckDBPyConnection) -> int | None:
 
 def check_version(conn: duckdb.DuckDBPyConnection, path: Path, writable: bool) -> int | None:
     """Raise `SchemaVersionError` unless the file holds the current schema (or, if writable, an older one)."""
-    from collector._schema import OLDEST_MIGRATABLE, SCHEMA_VERSION
+    from collector.schema import OLDEST_MIGRATABLE, SCHEMA_VERSION
 
     version = stored_version(conn)
     if version is None:
@@ -290,83 +285,3 @@ def check_version(conn: duckdb.DuckDBPyConnection, path: Path, writable: bool) -
                 f"(oldest supported: {OLDEST_MIGRATABLE}); start a new database"
             )
     return version
-
-
-def query(
-    sql: str, db: str | Path | None = None, params: list[Any] | dict[str, Any] | None = None
-) -> pl.DataFrame:
-    """Run one read-only SQL query against the store and return a polars DataFrame."""
-    import polars as pl
-
-    with read_connection(db) as conn:
-        table = conn.sql(sql, params=params).to_arrow_table()
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-@contextlib.contextmanager
-def sandboxed_read_connection(
-    db: str | Path | None = None, timeout: float = READ_TIMEOUT_S
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Like `read_connection`, for untrusted SQL: external access off, configuration locked.
-
-    A separate DuckDB instance (the shared host attaches files, which needs external
-    access), so it costs one instance start (~25 ms); used by `hoptrace sql`.
-    """
-    path = resolve_db(db)
-    if not path.exists():
-        raise StoreNotFoundError(
-            f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
-            "first, or pass --db / set $HOPTRACE_DB)"
-        )
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "enable_external_access": False,
-        "autoload_known_extensions": False,
-        "autoinstall_known_extensions": False,
-        "allow_community_extensions": False,
-        "lock_configuration": True,
-    }
-    deadline = time.monotonic() + timeout
-    delay = 0.001
-    with path_lock(path):
-        while True:
-            try:
-                conn = duckdb.connect(str(path), read_only=True, config=config)
-                break
-            except duckdb.Error as exc:
-                if not is_lock_conflict(exc):
-                    raise
-                if time.monotonic() + delay > deadline:
-                    raise StoreBusyError(
-                        f"{path} stayed locked by another process for {timeout:.0f} s; try again"
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
-        try:
-            version = (
-                conn.execute(
-                    "SELECT value FROM hoptrace_meta WHERE key = 'schema_version'"
-                ).fetchall()
-                if _has_meta(conn)
-                else []
-            )
-            from collector._schema import SCHEMA_VERSION
-
-            if not version:
-                raise SchemaVersionError(f"{path} is not a hoptrace database")
-            if int(version[0][0]) != SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{path} has hoptrace schema version {version[0][0]}, this hoptrace "
-                    f"uses {SCHEMA_VERSION}"
-                )
-            yield conn
-        finally:
-            conn.close()
-
-
-def _has_meta(conn: duckdb.DuckDBPyConnection) -> bool:
-    rows = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hoptrace_meta'"
-    ).fetchall()
-    return bool(rows[0][0])

@@ -4,7 +4,7 @@ It is a bottom-up walk with choices at each level (which ERROR child is the late
 where a propagated error came from), awkward in SQL and cheap here because it only
 ever sees the few spans that matter: ERROR spans, their ancestors, spans carrying
 hoptrace's markers, and the spans those markers or rejections point at
-(collector._derive selects them). Rules, as the README states them:
+(collector.derive._trace selects them). Rules, as the README states them:
 
 - hoptrace's markers win (`hoptrace.error.role` / `.cause_span_id`).
 - Unmarked: an ERROR span without an ERROR descendant is an origin; an ERROR span

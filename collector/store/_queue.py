@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from collector._batch import SpanBatch
+from collector.ingest import SpanBatch
 
 __all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer", "drop_superseded_pending"]
 

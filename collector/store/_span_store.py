@@ -9,18 +9,18 @@ bounded, jittered backoff, and detaches. Readers (`read_connection`, `query`,
 `hoptrace sql`, the TUI) attach READ_ONLY per query; writers yield to nobody but
 raise a "writer waiting" flag that polling readers respect. The exporter buffers
 and writes every 0.2 s, keeping (and retrying) a batch it could not write. The
-details live in collector._connect; the README ("One writer, many readers") explains it to users.
+details live in collector.store._connect; the README ("One writer, many readers") explains it to users.
 
 Every `write()` attaches the file read-write and runs ONE transaction, almost all
 of it vectorised SQL inside DuckDB (the Python side only encodes JSON):
 
-1. the batch is staged as one Arrow table (collector._ingest), promoted by one
-   SELECT (collector._dialects.promotion_sql) and de-duplicated; missing costs are
-   computed from litellm's bundled prices (collector._prices);
+1. the batch is staged as one Arrow table (collector.ingest._staging), promoted by one
+   SELECT (collector.ingest._dialects.promotion_sql) and de-duplicated; missing costs are
+   computed from litellm's bundled prices (collector.store._prices);
 2. the stored spans of the touched traces are merged with it (a finished span
    replaces any stored copy, a pending copy only a pending one, so a late pending
    copy never overwrites a finished span) and every touched trace is derived again
-   (collector._derive): effective agents, error roles and root cause, critical
+   (collector.derive._trace): effective agents, error roles and root cause, critical
    path, rollups, handoff edges;
 3. the batch's rows are inserted with their facts filled in, stored spans whose
    facts changed are updated, the rollup rows of the touched traces replaced;
@@ -42,18 +42,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector._batch import SpanBatch
-from collector._connect import (
-    WRITE_TIMEOUT_S,
-    check_version,
-    resolve_db,
-    write_connection,
-)
-from collector._derive import DERIVE_COLUMNS, derive, drop_temp
-from collector._dialects import promotion_sql
-from collector._ingest import Staged, arrow_schema, batch_to_arrow, stage
-from collector._prices import cost_sql, price_file, price_map
-from collector._schema import (
+from collector._paths import resolve_db
+from collector.derive import DERIVE_COLUMNS, derive, drop_temp
+from collector.ingest import SpanBatch, Staged, arrow_schema, batch_to_arrow, promotion_sql, stage
+from collector.schema import (
     DERIVED_SPAN_COLUMNS,
     DERIVED_TABLES,
     PRICE_COLUMNS,
@@ -62,6 +54,12 @@ from collector._schema import (
     SPAN_COLUMN_NAMES,
     ddl,
 )
+from collector.store._connect import (
+    WRITE_TIMEOUT_S,
+    check_version,
+    write_connection,
+)
+from collector.store._prices import cost_sql, price_file, price_map
 
 _MIGRATE_CHUNK = 50_000
 _FACT_COLUMNS = ", ".join(DERIVED_SPAN_COLUMNS)
@@ -91,10 +89,10 @@ class SpanStore:
         self.write_staged(stage(batch))
 
     def write_staged(self, staged: Staged) -> None:
-        """`write` for a batch already staged by `collector._ingest.stage`.
+        """`write` for a batch already staged by `collector.ingest._staging.stage`.
 
         The exporter stages on the span processor's thread, and the writer child
-        (collector._writer_proc) receives batches staged in its parent, so the
+        (collector.store._writer_proc) receives batches staged in its parent, so the
         DuckDB side of a write runs without the Python side in its way.
         """
         if not staged.table.num_rows:

@@ -5,7 +5,7 @@ with the batch), with the span_t columns in `DERIVE_COLUMNS`. Output: temp table
 `_facts` (per span), `_runs`, `_agents`, `_handoffs`, `_errors`, shaped like the
 derived span_t columns and the rollup tables. Set-based SQL, so the cost per span
 stays flat however many traces a flush holds; only error roles (a few spans per
-failed run) go through Python (collector._errors).
+failed run) go through Python (collector.derive._error_roles).
 
 Rules (the README's "How the derived columns are computed"):
 - Effective agent: an agent span names itself; any other span takes its own
@@ -35,8 +35,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector._errors import derive_errors
-from collector._schema import DERIVED_COLUMNS, DERIVED_TABLES
+from collector.derive._error_roles import derive_errors
+from collector.schema import DERIVED_COLUMNS, DERIVED_TABLES
 from tracer import semconv as sc
 
 DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -178,7 +178,7 @@ FROM on_path o LEFT JOIN (SELECT tpar, sum(len) AS kids FROM on_path GROUP BY AL
   ON k.tpar = o.rid;
 """
 
-# the spans error roles need (see collector._errors), parents before children
+# the spans error roles need (see collector.derive._error_roles), parents before children
 _ERROR_SPANS = """
 WITH refs AS (
     SELECT unnest(list_append(anc, rid)) AS rid FROM _f WHERE status = 'ERROR'
@@ -404,7 +404,7 @@ class TraceFacts:
 
 def derive_trace(trace_id: str, spans: list[dict[str, Any]]) -> TraceFacts:
     """Derive one trace given as dicts keyed by span_t column (missing keys are NULL)."""
-    from collector._ingest import arrow_schema
+    from collector.ingest import arrow_schema
 
     facts = TraceFacts()
     if not spans:

@@ -9,7 +9,7 @@ under the same cap (413), decoded (400), enqueued (503 + Retry-After when the
 queue is full) and answered 200 with an `ExportTraceServiceResponse` (partial
 success when spans were refused). Responses use the request's content type;
 errors carry a `google.rpc.Status`. The lifecycle, limits and queue live in
-`collector._receiver.Receiver`.
+`collector.otlp._receiver.Receiver`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector import _otlp
+from collector.otlp import _decode as _otlp
 
 if TYPE_CHECKING:
-    from collector._receiver import Receiver
+    from collector.otlp._receiver import Receiver
 
 __all__ = ["TRACES_PATH", "HTTPError", "Handler", "Server"]
 

@@ -3,7 +3,7 @@
 Layout (all names below are internal except the views):
 
 - `span_t`: one row per (trace_id, span_id): the raw OTel fields, the columns
-  `collector._dialects` promotes at ingest (model, tokens, cost, agent, errors, …),
+  `collector.ingest._dialects` promotes at ingest (model, tokens, cost, agent, errors, …),
   and the per-span facts that need the whole trace (effective agent, error role and
   cause, critical path, billable model call), updated in place for the traces a
   write touches, so the `spans` view is a plain scan (no join).
@@ -26,7 +26,7 @@ which saves DuckDB a JSON parse per column on every insert)."""
 OLDEST_MIGRATABLE: int = 1
 
 # (column, DuckDB type) of span_t, in insert order. The Arrow schema of an ingest
-# batch is generated from this list (collector._ingest), so the two cannot drift.
+# batch is generated from this list (collector.ingest._staging), so the two cannot drift.
 _DERIVED_FACTS: tuple[tuple[str, str], ...] = (
     ("agent_name", "VARCHAR"),
     ("agent_span_id", "VARCHAR"),
@@ -57,7 +57,7 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("scope_version", "VARCHAR"),
     ("pending", "BOOLEAN"),
     ("ingested_ns", "BIGINT"),
-    # promoted at ingest (collector._dialects)
+    # promoted at ingest (collector.ingest._dialects)
     ("service_name", "VARCHAR"),
     ("span_class", "VARCHAR"),
     ("native", "BOOLEAN"),
@@ -89,7 +89,7 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rejects", "VARCHAR"),  # JSON text
     ("handoff_links", "VARCHAR"),  # JSON text
     ("handoff_events", "VARCHAR"),  # JSON text
-    # derived from the whole trace (collector._derive), NULL until derived
+    # derived from the whole trace (collector.derive._trace), NULL until derived
     *_DERIVED_FACTS,
 )
 SPAN_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in SPAN_COLUMNS)

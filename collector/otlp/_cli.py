@@ -45,8 +45,6 @@ def is_loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Serve `POST /v1/traces` on `--host:--port` into `--db`; exit 0 after a clean drain."""
-    from tracer._env import default_db_path
-
     host: str = args.host
     token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
@@ -65,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
 
-    from collector import SpanStore  # type: ignore[attr-defined]
-    from collector._receiver import Receiver
-    from collector._writer_proc import ProcessStore, child_supported
+    from collector._paths import resolve_db
+    from collector.otlp._receiver import Receiver
+    from collector.store import ProcessStore, SpanStore, child_supported
 
-    db = args.db or default_db_path()
+    db = resolve_db(args.db)
     try:
         store = SpanStore(db)  # checked here, so that a bad file is refused before listening
     except Exception as exc:  # unreadable path, newer schema, file held by another writer...

@@ -1,7 +1,7 @@
 """`hoptrace collect`'s receiver: HTTP server, limits, span queue and writer, and their lifecycle.
 
-The HTTP protocol handling is in `collector._receiver_http`, the queue and the
-writer thread in `collector._receiver_queue`. The 200 is sent once the spans are
+The HTTP protocol handling is in `collector.otlp._http`, the queue and the
+writer thread in `collector.store._queue`. The 200 is sent once the spans are
 queued, not once they are committed: see the README ("Design: queue, back-pressure, durability") for that
 durability trade-off. `Receiver.stop()` stops accepting, lets in-flight requests
 finish, then drains the queue into the store before returning.
@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector import _otlp
-from collector._batch import SpanBatch
-from collector._receiver_http import TRACES_PATH, Handler, HTTPError, Server
-from collector._receiver_queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
+from collector.ingest import SpanBatch
+from collector.otlp import _decode as _otlp
+from collector.otlp._http import TRACES_PATH, Handler, HTTPError, Server
+from collector.store import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
 
 __all__ = ["TRACES_PATH", "Receiver"]
 

@@ -8,7 +8,7 @@ alone and 9.4 s beside one busy Python thread (bench/store_ingest.py prints the
 comparison). A child has its own GIL, so the writer keeps its pace whatever the
 parent runs, and the parent keeps only the Python half of ingest (staging).
 
-The child is still the file's one writer in the usual sense (collector._connect: it
+The child is still the file's one writer in the usual sense (collector.store._connect: it
 attaches the file per write and detaches, so readers and other writers get turns).
 
 Protocol, over two dedicated pipes (never stdin/stdout, so stray prints cannot
@@ -38,15 +38,14 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from collector._batch import SpanBatch
-from collector._connect import (
+from collector._paths import resolve_db
+from collector.ingest import SpanBatch, Staged, stage
+from collector.store._connect import (
     WRITE_TIMEOUT_S,
     SchemaVersionError,
     StoreBusyError,
     StoreError,
-    resolve_db,
 )
-from collector._ingest import Staged, stage
 
 __all__ = ["ProcessStore", "child_supported"]
 
@@ -150,7 +149,7 @@ class ProcessStore:
         try:
             return self._channel()
         except _StartError as exc:
-            from collector._store import SpanStore
+            from collector.store._span_store import SpanStore
 
             logger.warning("hoptrace: %s; writing in this process instead", exc)
             self._local = SpanStore(self.path, timeout=self.timeout)
@@ -175,7 +174,7 @@ class ProcessStore:
         env = dict(os.environ)
         # the child imports this very collector, wherever the parent found it
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        args = [sys.executable, "-m", "collector._writer_proc", str(self.path),
+        args = [sys.executable, "-m", "collector.store._writer_proc", str(self.path),
                 str(self.timeout), str(to_child_r), str(from_child_w)]  # fmt: skip
         try:
             self._proc = subprocess.Popen(
@@ -242,7 +241,7 @@ def _decode(payload: bytes) -> Staged:
 
 
 def _serve(db: str, timeout: float, inp: IO[bytes], out: IO[bytes]) -> None:
-    from collector._store import SpanStore
+    from collector.store._span_store import SpanStore
 
     out.write(_READY)  # imports done: the parent may send
     out.flush()

@@ -1,0 +1,9 @@
+"""The OTLP/HTTP receiver behind `hoptrace collect`: decoding, HTTP handling, admission and
+limits, the receiver's lifecycle and its CLI."""
+
+from __future__ import annotations
+
+from collector.otlp._decode import decode_protobuf
+from collector.otlp._receiver import Receiver
+
+__all__ = ["Receiver", "decode_protobuf"]

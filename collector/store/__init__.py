@@ -1,0 +1,41 @@
+"""The store: connections to the one file, the span store's transaction, migrations, prices,
+the writer child, and the one write queue (with its spool) that every ingest path feeds."""
+
+from __future__ import annotations
+
+from collector.store._connect import (
+    READ_TIMEOUT_S,
+    WRITE_TIMEOUT_S,
+    SchemaVersionError,
+    StoreBusyError,
+    StoreError,
+    StoreNotFoundError,
+    check_version,
+    is_lock_conflict,
+    path_lock,
+    read_connection,
+    write_connection,
+)
+from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
+from collector.store._span_store import SpanStore
+from collector.store._writer_proc import ProcessStore, child_supported
+
+__all__ = [
+    "DEFAULT_MAX_QUEUE_SPANS",
+    "READ_TIMEOUT_S",
+    "WRITE_TIMEOUT_S",
+    "ProcessStore",
+    "SchemaVersionError",
+    "SpanQueue",
+    "SpanStore",
+    "StoreBusyError",
+    "StoreError",
+    "StoreNotFoundError",
+    "Writer",
+    "check_version",
+    "child_supported",
+    "is_lock_conflict",
+    "path_lock",
+    "read_connection",
+    "write_connection",
+]
