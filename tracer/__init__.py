@@ -22,7 +22,7 @@ Polars, Textual or pyarrow.
 
 from __future__ import annotations
 
-from ._core import Hoptrace
+from ._hoptrace import Hoptrace
 from ._litellm import instrument_litellm
 from ._llm import LlmCall
 from ._pending import PendingSpanProcessor, span_processor

@@ -13,7 +13,7 @@ from ._state import Frame, log_once
 from ._wrappers import Spec
 
 if TYPE_CHECKING:
-    from ._core import Hoptrace
+    from ._hoptrace import Hoptrace
 
 
 class LlmCall:

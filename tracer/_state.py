@@ -16,7 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanContext
 
 if TYPE_CHECKING:
-    from ._core import Hoptrace
+    from ._hoptrace import Hoptrace
 
 logger = logging.getLogger("hoptrace")
 

@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 from . import semconv
 
 if TYPE_CHECKING:
-    from ._core import Hoptrace
+    from ._hoptrace import Hoptrace
 
 F = TypeVar("F", bound=Callable[..., Any])
 

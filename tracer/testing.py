@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import StatusCode
 
 from . import DEFAULT_INSTANCE, semconv
-from ._core import Hoptrace
+from ._hoptrace import Hoptrace
 from ._pending import PendingSpanProcessor, is_pending
 
 __all__ = [

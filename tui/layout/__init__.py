@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .cost import CostLine, CostTable, cost_table, critical_shares, share_bar
-from .errors import ErrorPath, Hop, error_paths
+from .error_paths import ErrorPath, Hop, error_paths
 from .lines import Line, cost_lines, error_lines
 from .timeline import Bar, TimeWindow, axis_line, bar_cells, bar_geometry, pan, run_extent, zoom
 from .tree import ICONS, SpanTree, TreeRow, build_tree, category, flatten, handoff_targets

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .cost import CostTable, share_bar
-from .errors import ErrorPath
+from .error_paths import ErrorPath
 from .fmt import fmt_cost, fmt_tokens, truncate
 
 __all__ = ["Line", "cost_lines", "error_lines"]

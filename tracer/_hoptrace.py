@@ -12,7 +12,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span
 
 from . import semconv
-from ._errors import record_error, record_recovered
+from ._error_marks import record_error, record_recovered
 from ._handoffs import handoff_links, record_handoff, record_reject
 from ._lifecycle import Lifecycle
 from ._state import FRAME_KEY, Frame, Producer, Run, current_frame, log_once, trackable
