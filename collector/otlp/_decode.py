@@ -254,6 +254,9 @@ _BAD_TRACE = "invalid trace_id (must be 16 bytes, not all zero)"
 _BAD_SPAN = "invalid span_id (must be 8 bytes, not all zero)"
 _BAD_PARENT = "invalid parent_span_id (must be empty or 8 bytes)"
 _BAD_LINK = "invalid link ids (trace_id 16 bytes, span_id 8 bytes)"
+_BAD_TIME = "a timestamp past 2^63-1 ns (the store's BIGINT; year 2262)"
+_MAX_NS = (1 << 63) - 1
+_CLAMPED = "hoptrace.ingest.clamped"
 _SPAN_FIELDS = attrgetter(
     "trace_id",
     "span_id",
@@ -293,7 +296,12 @@ def _link_problem(links: Any) -> str | None:
 
 def _events(events: Any) -> list[dict[str, Any]]:
     return [
-        {"name": e.name, "time_ns": e.time_unix_nano, "attributes": _attrs(e.attributes)}
+        {
+            "name": e.name,
+            # past BIGINT an event time is unusable; the event itself is kept
+            "time_ns": e.time_unix_nano if e.time_unix_nano <= _MAX_NS else None,
+            "attributes": _attrs(e.attributes),
+        }
         for e in events[:]
     ]
 
@@ -344,6 +352,10 @@ def request_to_batch(request: ExportTraceServiceRequest) -> Decoded:
                     problem = _BAD_SPAN
                 elif pid and len(pid) != 8:
                     problem = _BAD_PARENT
+                elif start > _MAX_NS or end > _MAX_NS:
+                    # fixed64 on the wire, BIGINT in the store: refused here, per span,
+                    # so that it cannot take the rest of its request down at write time
+                    problem = _BAD_TIME
                 else:
                     problem = _link_problem(links) if links else None
                 if problem is not None:
@@ -352,6 +364,13 @@ def request_to_batch(request: ExportTraceServiceRequest) -> Decoded:
                 if tid != last_tid:  # spans of one trace usually arrive together
                     last_tid, last_tid_hex = tid, tid.hex()
                 attributes = attrs(attributes)
+                if end and end < start:
+                    # kept, flagged: a clock step on the client must not lose the span
+                    attributes = {
+                        **attributes,
+                        _CLAMPED: f"end_time {end} before start; set to start",
+                    }
+                    end = start
                 a_trace(last_tid_hex)
                 a_span(sid.hex())
                 a_parent(pid.hex() if pid else None)
