@@ -24,7 +24,13 @@ from collections.abc import Callable
 
 from collector.ingest import SpanBatch
 
-__all__ = ["DEFAULT_MAX_QUEUE_SPANS", "SpanQueue", "Writer", "drop_superseded_pending"]
+__all__ = [
+    "DEFAULT_MAX_QUEUE_SPANS",
+    "SpanQueue",
+    "Writer",
+    "drop_superseded_pending",
+    "is_transient",
+]
 
 log = logging.getLogger("hoptrace.collect")
 
@@ -32,6 +38,23 @@ DEFAULT_MAX_QUEUE_SPANS = 100_000
 """About 200 MB of decoded spans (~2 KB each at hoptrace's typical span size)."""
 DEFAULT_MAX_WRITE_SPANS = 50_000
 _ATTEMPTS = 3
+
+
+_TRANSIENT_TEXT = (
+    "No space left", "Could not write", "Unique file handle", "writer process",
+    "stayed locked", "Conflicting lock", "Disk quota", "Read-only file system",
+)  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A write failure the store recovers from by itself (space, locks, a restarted child).
+
+    Errors cross the writer child's pipe as text, so the message decides, not the class.
+    """
+    if isinstance(exc, OSError):
+        return True
+    text = f"{type(exc).__name__}: {exc}"
+    return any(marker in text for marker in _TRANSIENT_TEXT) or "StoreBusyError" in text
 
 
 class SpanQueue:
@@ -134,12 +157,14 @@ class Writer(threading.Thread):
         *,
         max_write_spans: int = DEFAULT_MAX_WRITE_SPANS,
         retry_delay: float = 0.2,
+        on_written: Callable[[SpanBatch], None] | None = None,
     ) -> None:
         super().__init__(name="hoptrace-collect-writer", daemon=True)
         self._queue = queue
         self._write = write
         self._max_write_spans = max_write_spans
         self._retry_delay = retry_delay
+        self._on_written = on_written
         self._cond = threading.Condition()
         self.enqueued_spans = 0
         self.written_spans = 0
@@ -189,24 +214,47 @@ class Writer(threading.Thread):
             for batch in taken:
                 self._write_one(batch)
         else:
+            for batch in taken:
+                self._committed(batch)
             # the left-out pending copies count as written: their finished form just was
             self._done(written=len(merged) + superseded)
 
     def _write_one(self, batch: SpanBatch) -> None:
         # left-out pending copies share the fate of their finished span
+        original = batch
         batch, superseded = drop_superseded_pending(batch)
-        for attempt in range(_ATTEMPTS):
+        attempt = 0
+        while True:
             try:
                 self._write(batch)
-            except Exception:
-                if attempt + 1 == _ATTEMPTS:
-                    log.exception("dropping %d spans after %d failed writes", len(batch), _ATTEMPTS)
-                    self._done(dropped=len(batch) + superseded)
-                    return
-                time.sleep(self._retry_delay * (2**attempt))
-            else:
-                self._done(written=len(batch) + superseded)
+            except Exception as exc:
+                attempt += 1
+                if is_transient(exc):
+                    # a full disk, a held file, a dead writer child: the data is fine,
+                    # the store will take it later. Waiting here fills the queue, and
+                    # a full queue answers 503: back-pressure, never a silent drop.
+                    if attempt == 1 or attempt % 20 == 0:
+                        log.warning("store write failed (%s); retrying until it succeeds", exc)
+                    time.sleep(min(self._retry_delay * (2 ** min(attempt, 5)), 5.0))
+                    continue
+                if attempt < _ATTEMPTS:
+                    time.sleep(self._retry_delay * (2 ** (attempt - 1)))
+                    continue
+                # the store refuses these very spans: they stay in the spool (if any),
+                # which keeps them on disk for a replay after a fix
+                log.exception("store refuses %d spans after %d writes", len(batch), attempt)
+                self._done(dropped=len(batch) + superseded)
                 return
+            self._committed(original)
+            self._done(written=len(batch) + superseded)
+            return
+
+    def _committed(self, batch: SpanBatch) -> None:
+        if self._on_written is not None:
+            try:
+                self._on_written(batch)
+            except Exception:
+                log.exception("releasing a written batch failed")
 
     def _done(self, *, written: int = 0, dropped: int = 0) -> None:
         with self._cond:
