@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collector.schema import SCHEMA_VERSION, VIEW_NAMES
     from collector.sql import query
     from collector.store import (
+        NotAHoptraceStoreError,
         SchemaVersionError,
         SpanStore,
         StoreBusyError,
@@ -42,6 +43,7 @@ _LAZY: dict[str, str] = {
     "StoreError": "collector.store",
     "StoreBusyError": "collector.store",
     "StoreNotFoundError": "collector.store",
+    "NotAHoptraceStoreError": "collector.store",
     "SchemaVersionError": "collector.store",
     "SCHEMA_VERSION": "collector.schema",
     "VIEW_NAMES": "collector.schema",
@@ -54,6 +56,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VIEW_NAMES",
     "DuckDBSpanExporter",
+    "NotAHoptraceStoreError",
     "SchemaVersionError",
     "SpanBatch",
     "SpanStore",

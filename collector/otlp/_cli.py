@@ -65,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
 
     from collector._paths import resolve_db
     from collector.otlp._receiver import Receiver
-    from collector.store import ProcessStore, SpanStore, child_supported
+    from collector.store import NotAHoptraceStoreError, ProcessStore, SpanStore, child_supported
 
     db = resolve_db(args.db)
     try:
         store = SpanStore(db)  # checked here, so that a bad file is refused before listening
+    except NotAHoptraceStoreError as exc:  # another application's database: left untouched
+        print(f"hoptrace collect: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # unreadable path, newer schema, file held by another writer...
         print(f"hoptrace collect: cannot open the trace store {db}: {exc}", file=sys.stderr)
         return 1

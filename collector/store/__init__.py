@@ -6,6 +6,7 @@ from __future__ import annotations
 from collector.store._connect import (
     READ_TIMEOUT_S,
     WRITE_TIMEOUT_S,
+    NotAHoptraceStoreError,
     SchemaVersionError,
     StoreBusyError,
     StoreError,
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUE_SPANS",
     "READ_TIMEOUT_S",
     "WRITE_TIMEOUT_S",
+    "NotAHoptraceStoreError",
     "ProcessStore",
     "SchemaVersionError",
     "SpanQueue",

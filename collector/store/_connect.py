@@ -64,6 +64,28 @@ class SchemaVersionError(StoreError):
     """The database was written by another version of hoptrace."""
 
 
+class NotAHoptraceStoreError(StoreError):
+    """The file is another application's database (or not a DuckDB file at all).
+
+    hoptrace writes only into a new file, an empty DuckDB database or its own store:
+    it never adds its tables to a database that holds someone else's.
+    """
+
+
+def foreign_objects(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """User tables and views of the attached file when it has no hoptrace_meta table.
+
+    Empty for a hoptrace store and for an empty database (the two a writer may use).
+    """
+    rows = conn.execute(
+        "SELECT table_name AS name FROM duckdb_tables() WHERE database_name = ? "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal",
+        [ALIAS, ALIAS],
+    ).fetchall()
+    names = sorted(str(r[0]) for r in rows)
+    return [] if "hoptrace_meta" in names else names
+
+
 class _Host:
     """One in-memory DuckDB connection that attaches one database file on demand."""
 

@@ -56,7 +56,9 @@ from collector.schema import (
 )
 from collector.store._connect import (
     WRITE_TIMEOUT_S,
+    NotAHoptraceStoreError,
     check_version,
+    foreign_objects,
     write_connection,
 )
 from collector.store._prices import cost_sql, price_file, price_map
@@ -264,6 +266,18 @@ def _ensure_schema(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     if version == SCHEMA_VERSION:
         _refresh_prices(conn, force=False)
         return
+    if version is None:
+        # never add hoptrace's tables to another application's database
+        others = foreign_objects(conn)
+        if others:
+            shown = ", ".join(others[:5]) + (
+                f" and {len(others) - 5} more" if len(others) > 5 else ""
+            )
+            raise NotAHoptraceStoreError(
+                f"{path} is not a hoptrace store: it is a DuckDB database with other "
+                f"tables or views ({shown}) and no hoptrace_meta table; hoptrace will not "
+                "write into it, pass a new file's path instead"
+            )
     conn.execute("BEGIN TRANSACTION")
     try:
         if version is None:
