@@ -114,7 +114,16 @@ def build_provider(settings: Settings) -> tuple[trace.TracerProvider, bool]:
     _created.add(provider)
     exporter = make_exporter(settings)
     if exporter is not None:
-        provider.add_span_processor(PendingSpanProcessor(exporter))
+        if resolve_endpoint(settings) is None:
+            # the embedded store: export() only stages in memory, so a burst outruns
+            # OTel's BatchSpanProcessor, which then drops; this one waits (bounded)
+            from ._batching import WaitingBatchProcessor
+            from ._pending import RemovePendingExporter
+
+            inner = WaitingBatchProcessor(RemovePendingExporter(exporter))
+            provider.add_span_processor(PendingSpanProcessor(inner))
+        else:
+            provider.add_span_processor(PendingSpanProcessor(exporter))
     if existing is not None:
         # The global provider is one hoptrace made for an earlier configuration
         # (OTel allows setting it once): honour the new settings with a
