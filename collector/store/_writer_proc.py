@@ -174,7 +174,7 @@ class ProcessStore:
         env = dict(os.environ)
         # the child imports this very collector, wherever the parent found it
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        args = [sys.executable, "-m", "collector.store._writer_proc", str(self.path),
+        args = [sys.executable, "-m", "collector.store._writer_main", str(self.path),
                 str(self.timeout), str(to_child_r), str(from_child_w)]  # fmt: skip
         try:
             self._proc = subprocess.Popen(
@@ -274,6 +274,3 @@ def main(argv: list[str]) -> int:
         _serve(db, float(timeout), inp, out)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
