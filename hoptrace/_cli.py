@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     collect.add_argument("--port", type=int, default=4318, help="port (default 4318)")
     collect.add_argument(
+        "--no-spool",
+        action="store_true",
+        help="answer once spans are queued, not once they are on disk (a SIGKILL or crash "
+        "then loses what was queued; default: spool to DB.spool/ and fsync before answering)",
+    )
+    collect.add_argument(
         "--token", help="require 'Authorization: Bearer TOKEN' (or $HOPTRACE_COLLECT_TOKEN)"
     )
 

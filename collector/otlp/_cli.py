@@ -65,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
     from collector._paths import resolve_db
     from collector.otlp._receiver import Receiver
-    from collector.store import NotAHoptraceStoreError, ProcessStore, SpanStore, child_supported
+    from collector.store import (
+        NotAHoptraceStoreError,
+        ProcessStore,
+        SpanStore,
+        Spool,
+        child_supported,
+    )
 
     db = resolve_db(args.db)
     try:
@@ -78,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     # DuckDB in a child process: the decoding threads here would starve it of the GIL
     writer = ProcessStore(db).start() if child_supported() else store
+    spool = None
     try:
         try:
-            receiver = Receiver(writer.write, host=host, port=args.port, token=token)
+            spool = None if getattr(args, "no_spool", False) else Spool(f"{db}.spool")
+            receiver = Receiver(writer.write, host=host, port=args.port, token=token, spool=spool)
         except OSError as exc:
             print(f"hoptrace collect: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -143,3 +151,5 @@ def run(args: argparse.Namespace) -> int:
         return 0 if drained and not w.dropped_spans else 1
     finally:
         writer.close()
+        if spool is not None:
+            spool.close()

@@ -17,8 +17,9 @@ from collector.store._connect import (
     read_connection,
     write_connection,
 )
-from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
+from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer, is_transient
 from collector.store._span_store import SpanStore
+from collector.store._spool import Spool
 from collector.store._writer_proc import ProcessStore, child_supported
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "SchemaVersionError",
     "SpanQueue",
     "SpanStore",
+    "Spool",
     "StoreBusyError",
     "StoreError",
     "StoreNotFoundError",
@@ -37,6 +39,7 @@ __all__ = [
     "check_version",
     "child_supported",
     "is_lock_conflict",
+    "is_transient",
     "path_lock",
     "read_connection",
     "write_connection",

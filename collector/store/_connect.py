@@ -187,13 +187,31 @@ def _attach(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeou
                 _waiting_flag(path).unlink()
 
 
-def _detach(conn: duckdb.DuckDBPyConnection) -> None:
+def _detach(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Release the file; False when DuckDB could not (it then still holds the file)."""
     with contextlib.suppress(duckdb.Error):
         conn.execute("ROLLBACK")
     with contextlib.suppress(duckdb.Error):
         conn.execute("USE memory")
-    with contextlib.suppress(duckdb.Error):
+    try:
         conn.execute(f"DETACH {ALIAS}")
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _release(host: _Host) -> None:
+    """Detach the file; if that fails (e.g. its checkpoint hit a full disk), drop the instance.
+
+    A DuckDB instance whose DETACH failed keeps the file attached, and every later
+    ATTACH of it fails ("Unique file handle conflict"): only a new instance recovers.
+    """
+    conn = host.conn
+    if conn is None or _detach(conn):
+        return
+    with contextlib.suppress(duckdb.Error):
+        conn.close()
+    host.conn = None
 
 
 @contextlib.contextmanager
@@ -222,9 +240,10 @@ def write_connection(
             yield conn
         finally:
             host.mode = None
-            _detach(conn)
-            with contextlib.suppress(duckdb.Error):
-                conn.execute("RESET threads")
+            _release(host)
+            if host.conn is not None:
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("RESET threads")
 
 
 @contextlib.contextmanager
@@ -265,7 +284,7 @@ def read_connection(
         finally:
             if not nested:
                 host.mode = None
-                _detach(conn)
+                _release(host)
 
 
 def stored_version(conn: duckdb.DuckDBPyConnection) -> int | None:
