@@ -41,9 +41,11 @@ _DROP_LOG_EVERY_S = 10.0
 
 
 def _is_busy(exc: BaseException) -> bool:
-    from collector.store import StoreBusyError, is_lock_conflict
+    """A failure that passes by itself (a held file, a full disk, a restarted child):
+    the receiver's writer judges failures by the same rule (collector.store.is_transient)."""
+    from collector.store import is_lock_conflict, is_transient
 
-    return isinstance(exc, StoreBusyError) or is_lock_conflict(exc)
+    return is_transient(exc) or is_lock_conflict(exc)
 
 
 def _shutdown_at_exit(ref: weakref.ReferenceType[DuckDBSpanExporter]) -> None:
