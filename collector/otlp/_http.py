@@ -14,10 +14,9 @@ errors carry a `google.rpc.Status`. The lifecycle, limits and queue live in
 
 from __future__ import annotations
 
-import contextlib
+import io
 import logging
-import socket
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
@@ -28,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collector.otlp import _decode as _otlp
+from collector.otlp._admission import MIN_BODY_BYTES_PER_S, DeadlineReader, Server
 
 if TYPE_CHECKING:
     from collector.otlp._receiver import Receiver
@@ -45,6 +45,7 @@ _GRPC_CODE = {
     401: code_pb2.UNAUTHENTICATED,
     404: code_pb2.NOT_FOUND,
     405: code_pb2.UNIMPLEMENTED,
+    408: code_pb2.DEADLINE_EXCEEDED,
     411: code_pb2.INVALID_ARGUMENT,
     413: code_pb2.RESOURCE_EXHAUSTED,
     415: code_pb2.INVALID_ARGUMENT,
@@ -64,57 +65,24 @@ class HTTPError(Exception):
         self.headers = headers or {}
 
 
-class Server(ThreadingHTTPServer):
-    """The listening socket; one `Handler` thread per admitted connection."""
-
-    # stop() waits for busy requests itself; idle keep-alives must not block exit
-    daemon_threads = True
-    request_queue_size = 128  # listen backlog: many producers may connect at once
-    receiver: Receiver
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # One thread per connection, but never more than `max_connections` of them:
-        # past that a connection gets an immediate 503 instead of a thread.
-        if not self.receiver._admit_connection():
-            _refuse_connection(request, self.receiver.retry_after)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.receiver._release_connection()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.receiver._release_connection()
-
-
-def _refuse_connection(sock: socket.socket, retry_after: int) -> None:
-    body = b"too many connections"
-    with contextlib.suppress(OSError):
-        sock.settimeout(0.5)
-        sock.sendall(
-            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            b"Retry-After: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (retry_after, len(body), body)
-        )
-
-
 class Handler(BaseHTTPRequestHandler):
     """Serves the requests of one connection."""
 
     server: Server
     protocol_version = "HTTP/1.1"
     server_version = "hoptrace-collect"
-    timeout = 30  # socket timeout: idle keep-alive and slow (slowloris) clients are dropped
+    # The socket timeout while writing a response. Reads run under per-phase deadlines
+    # (the receiver's idle, header and body timeouts), not a per-recv timeout.
+    timeout = 30
 
     # -- connection bookkeeping (so stop() can end idle keep-alive connections) --
 
     def setup(self) -> None:
         super().setup()
+        self.rfile.close()  # replaced: reads end by the current deadline
+        self._reader = DeadlineReader(self.connection, self.timeout)
+        self.rfile = self._buffered = io.BufferedReader(self._reader, 65536)
+        self._first = True
         self.server.receiver._connection_opened(self)
 
     def finish(self) -> None:
@@ -126,12 +94,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         receiver = self.server.receiver
         receiver._set_busy(self, False)
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except (TimeoutError, OSError):
-            self.close_connection = True
-            return
-        if not self.raw_requestline or not receiver._set_busy(self, True):
+        if not self._read_head(receiver):
             self.close_connection = True
             return
         if len(self.raw_requestline) > 65536:
@@ -140,6 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not self.parse_request():
             return
+        receiver._head_done(self)
         try:
             method = getattr(self, "do_" + self.command, None)
             if method is None:
@@ -147,10 +111,47 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 method()
             self.wfile.flush()
-        except (TimeoutError, ConnectionError):
+        except OSError:  # the client went away or stopped reading its response
             self.close_connection = True
         finally:
             receiver._set_busy(self, False)
+
+    def _read_head(self, receiver: Receiver) -> bool:
+        # A fresh connection has `header_timeout` for its first request head in all;
+        # a kept-alive one waits up to `idle_timeout` for a first byte, then the same.
+        reader = self._reader
+        try:
+            if self._first:
+                self._first = False
+                reader.set_deadline(receiver.header_timeout)
+            else:
+                reader.set_deadline(receiver.idle_timeout)
+                if not self._buffered.peek(1):
+                    return False
+                reader.set_deadline(receiver.header_timeout)
+        except OSError:
+            return False  # idle keep-alive timeout, close or eviction: nothing to report
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except OSError as exc:
+            return self._head_failed(exc)
+        return bool(self.raw_requestline) and receiver._set_busy(self, True)
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()  # reads the headers, under the header deadline
+        except OSError as exc:
+            self.close_connection = True
+            return self._head_failed(exc)
+
+    def _head_failed(self, exc: OSError) -> bool:
+        if isinstance(exc, TimeoutError):
+            log.info(
+                "%s: request head not complete within %.3g s, connection closed",
+                self.address_string(),
+                self._reader.budget,
+            )
+        return False
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -166,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
         except HTTPError as err:
             self._send_status(err.status, err.message, encoding, err.headers)
             return
+        except OSError:
+            raise  # the connection failed: nothing to answer (handle_one_request closes it)
         except Exception:  # a bug must cost one request, never the server
             log.exception("internal error while handling a request")
             self._send_status(500, "internal error", encoding, {})
@@ -287,12 +290,23 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response_only(100)
             self.end_headers()
             self.wfile.flush()
-        if chunked:
-            return self._read_chunked(limit)
-        body = self.rfile.read(length)
+        receiver = self.server.receiver
+        self._reader.set_deadline(
+            receiver.body_timeout + (limit if chunked else length) / MIN_BODY_BYTES_PER_S
+        )
+        try:
+            if chunked:
+                return self._read_chunked(limit)
+            body = self.rfile.read(length)
+        except OSError as exc:  # the deadline passed, or the client went away
+            self.close_connection = True
+            what = f"not complete within {self._reader.budget:.3g} s"
+            if not isinstance(exc, TimeoutError):
+                what = f"cut off ({exc})"
+            raise HTTPError(408, f"request body {what}") from None
         if len(body) != length:
             self.close_connection = True
-            raise HTTPError(400, f"body ended after {len(body)} of {length} bytes")
+            raise HTTPError(408, f"body ended after {len(body)} of {length} bytes")
         return body
 
     def _read_chunked(self, limit: int) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 import socket
 import threading
 import time
@@ -18,10 +19,13 @@ from collections.abc import Callable
 
 from collector.ingest import SpanBatch
 from collector.otlp import _decode as _otlp
+from collector.otlp._admission import Evictable
 from collector.otlp._http import TRACES_PATH, Handler, HTTPError, Server
 from collector.store import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
 
 __all__ = ["TRACES_PATH", "Receiver"]
+
+log = logging.getLogger("hoptrace.collect")
 
 
 class Receiver:
@@ -36,9 +40,14 @@ class Receiver:
         max_queue_spans: Queue bound in spans; beyond it requests get 503.
         max_body_bytes: Request size limit, before and after decompression.
         retry_after: Seconds announced in `Retry-After` on 503.
-        max_connections: Open connections (= handler threads) at most; more get 503.
+        max_connections: Open connections (= handler threads) at most. Past it the
+            connection longest idle or still sending its request head is shut down to
+            make room; only when every connection is busy does a new one get 503.
         max_concurrent_bodies: Requests whose bodies are read and decoded at once;
             together with `max_body_bytes` and `max_queue_spans` this bounds memory.
+        header_timeout: Seconds for a request line and headers, in total (not per read).
+        body_timeout: Seconds for a body, plus one per MiB declared; past it, 408.
+        idle_timeout: Seconds an idle keep-alive connection is kept open.
     """
 
     def __init__(
@@ -54,10 +63,17 @@ class Receiver:
         retry_after: int = 1,
         max_connections: int = 128,
         max_concurrent_bodies: int = 4,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        idle_timeout: float = 15.0,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.retry_after = retry_after
         self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.idle_timeout = idle_timeout
+        self.evicted_connections = 0
         self.body_slot_timeout = 10.0
         self._body_slots = threading.BoundedSemaphore(max_concurrent_bodies)
         self._open_connections = 0
@@ -69,6 +85,7 @@ class Receiver:
         self.refused_requests = 0  # 503s
         self._lock = threading.Lock()
         self._connections: dict[Handler, bool] = {}  # handler -> busy
+        self._evictable: Evictable[Handler] = Evictable()  # idle, or still sending its head
         self._stopping = False
         self._server = Server((host, port), Handler, bind_and_activate=True)
         self._server.receiver = self
@@ -142,8 +159,20 @@ class Receiver:
     def _admit_connection(self) -> bool:
         with self._lock:
             if self._open_connections >= self.max_connections:
-                self.refused_requests += 1
-                return False
+                victim = self._evictable.pop_oldest()
+                if victim is None:
+                    self.refused_requests += 1
+                    return False
+                # The victim's slot is released when its thread ends: until then the
+                # count may exceed the limit, by at most the connections being evicted.
+                self.evicted_connections += 1
+                with contextlib.suppress(OSError):
+                    victim.connection.shutdown(socket.SHUT_RDWR)
+                log.info(
+                    "%d connections open: closed the one from %s idle or in its head longest",
+                    self._open_connections,
+                    victim.address_string(),
+                )
             self._open_connections += 1
             return True
 
@@ -154,16 +183,25 @@ class Receiver:
     def _connection_opened(self, handler: Handler) -> None:
         with self._lock:
             self._connections[handler] = False
+            self._evictable.add(handler)
 
     def _connection_closed(self, handler: Handler) -> None:
         with self._lock:
             self._connections.pop(handler, None)
+            self._evictable.discard(handler)
+
+    def _head_done(self, handler: Handler) -> None:
+        # a request whose head has arrived is served, never evicted
+        with self._lock:
+            self._evictable.discard(handler)
 
     def _set_busy(self, handler: Handler, busy: bool) -> bool:
         with self._lock:
             if busy and self._stopping:
                 return False  # a request that arrives while stopping is not taken on
             self._connections[handler] = busy
+            if not busy:
+                self._evictable.add(handler)
             return True
 
     def _check_auth(self, header: str | None) -> None:

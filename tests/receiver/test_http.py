@@ -378,7 +378,19 @@ def test_a_failing_store_write_is_retried_per_request() -> None:
 def test_connections_beyond_the_limit_get_503_not_a_thread(sink: ListSink) -> None:
     receiver = Receiver(sink.write, port=0, max_connections=2).start()
     host, port = receiver.address
+    # connections still uploading a body are busy: never evicted to make room
+    # (idle ones are: tests/receiver/test_slow_clients.py)
     idle = [socket.create_connection((host, port), timeout=5) for _ in range(2)]
+    for s in idle:
+        s.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 1000\r\n\r\nabc"
+        )
+    for _ in range(200):  # until both heads have been read
+        with receiver._lock:
+            if len(receiver._evictable) == 0 and len(receiver._connections) == 2:
+                break
+        time.sleep(0.01)
     try:
         with socket.create_connection((host, port), timeout=5) as third:
             reply = third.makefile("rb").read()
