@@ -397,17 +397,21 @@ def span_detail(db: DB | Reader, trace_id: str, span_id: str) -> SpanDetail | No
     )
 
 
-def sql_console(db: DB | Reader, sql: str, max_rows: int = 1000) -> SqlResult:
+def sql_console(db: DB, sql: str, max_rows: int = 1000) -> SqlResult:
     """Run a read-only statement, keeping at most `max_rows` rows.
 
     One extra row is fetched: it is what tells the console to say "more than N"
     instead of claiming the capped rows were all of them.
+    The text goes through the same guard and sandbox as `hoptrace sql` (a refusal
+    raises `collector.sql.Refused` with the CLI's one-line message), so the console
+    cannot write, read files or change settings either. A path, not a `Reader`: a
+    shared connection has external access on, which is why the sandbox is its own.
     """
-    with _connect(db) as conn:
-        cursor = conn.execute(sql)
-        columns = tuple(d[0] for d in (cursor.description or ()))
-        rows = cursor.fetchmany(max_rows + 1)
-    return SqlResult(columns, tuple(tuple(r) for r in rows[:max_rows]), len(rows) > max_rows)
+    from collector.sql import run_guarded
+
+    table = run_guarded(sql, db, max_rows=max_rows)
+    rows = list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+    return SqlResult(tuple(table.column_names), tuple(rows[:max_rows]), len(rows) > max_rows)
 
 
 def check_store(db: DB, timeout: float = 3.0) -> None:

@@ -23,28 +23,16 @@ def execute(sql: str, db: str | None, fmt: str, out: TextIO, err: TextIO) -> int
     """Check, run and print one query; return the exit code."""
     import duckdb
 
-    from collector.sql._guard import ParseError, Refused, check
-    from collector.sql._runner import sandboxed_read_connection
+    from collector.sql._guard import ParseError, Refused
+    from collector.sql._runner import run_guarded
     from collector.store import StoreError
 
     try:
-        statement = check(sql)
-    except ParseError as exc:
-        print(f"hoptrace sql: {exc}", file=err)
-        return 1
+        table = run_guarded(sql, db)
     except Refused as exc:
         print(f"hoptrace sql: {exc}", file=err)
         return 2
-    try:
-        with sandboxed_read_connection(db) as conn:
-            table = conn.sql(statement).to_arrow_table()
-    except StoreError as exc:
-        print(f"hoptrace sql: {exc}", file=err)
-        return 1
-    except duckdb.PermissionException as exc:
-        print(f"hoptrace sql: refused by DuckDB: {exc}", file=err)
-        return 2
-    except duckdb.Error as exc:
+    except (ParseError, StoreError, duckdb.Error) as exc:
         print(f"hoptrace sql: {exc}", file=err)
         return 1
     _print(table, fmt, out)

@@ -1,16 +1,22 @@
-"""The read-only guard of `hoptrace sql`, built on DuckDB's own parser.
+"""The read-only guard of user SQL (`hoptrace sql`, `collector.query`, the TUI console),
+built on DuckDB's own parser and tokenizer.
 
 Three walls, outermost first:
 
-1. `check()` parses the text with `duckdb.extract_statements` and refuses every
-   statement type but SELECT / EXPLAIN / a few read-only PRAGMAs, and (through
+1. `check()` parses the text with `duckdb.extract_statements`, refuses more than
+   one statement (a paste is refused whole, nothing of it runs), refuses every
+   statement type but SELECT / EXPLAIN [ANALYZE] of an allowed statement / a few
+   read-only PRAGMAs, refuses writes nested in a query (a CTE), and (through
    `json_serialize_sql`, DuckDB's parse tree as JSON) every function that reads
    or writes files or the network (`read_csv`, `read_parquet`, `glob`,
    `read_text`, `*_scan`, …) and every FROM target that looks like a file path.
-2. The connection attaches the file `READ_ONLY`, so a write that slipped through
-   fails inside DuckDB.
-3. The CLI's connection has `enable_external_access=false` and a locked
+2. The runner's instance attaches the file `READ_ONLY`, so a write that slipped
+   through fails inside DuckDB.
+3. That instance then has `enable_external_access=false` and a locked
    configuration, so DuckDB itself refuses file and network access.
+
+Leading comments are skipped with `duckdb.tokenize` before any keyword is looked at,
+so a comment can neither hide nor fake one (`/* note */ EXPLAIN …`).
 """
 
 from __future__ import annotations
@@ -100,27 +106,62 @@ def check(sql: str) -> str:
     """Return the single statement to run, or raise `Refused` / `ParseError`."""
     stmts = statement_types(sql)
     if not stmts:
-        raise Refused("no SQL statement given")
+        raise Refused("refused: no SQL statement given")
     if len(stmts) > 1:
-        raise Refused(f"one statement at a time, please (found {len(stmts)})")
+        raise Refused(
+            f"refused: one statement at a time (found {len(stmts)}); none of them was run"
+        )
     kind, text = stmts[0]
     _check_statement(kind, text)
     return text
 
 
+def _words(text: str) -> list[tuple[int, str]]:
+    """(offset, upper-cased text) of each token, comments skipped (DuckDB's own tokenizer).
+
+    Keywords are found this way, never with a regex over the raw text: a comment
+    before or inside a statement (`/* note */ EXPLAIN …`) must not hide or fake one.
+    """
+    tokens = duckdb.tokenize(text)
+    out: list[tuple[int, str]] = []
+    for i, (start, kind) in enumerate(tokens):
+        if kind == duckdb.token_type.comment:
+            continue
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(text)
+        out.append((start, text[start:end].strip().upper()))
+    return out
+
+
+def _after_leading(text: str, keywords: tuple[str, ...]) -> str:
+    """The text from the first token that is not a leading comment or one of `keywords`."""
+    for start, word in _words(text):
+        if word not in keywords:
+            return text[start:]
+        keywords = keywords[1:] if word == keywords[0] else keywords
+    return ""
+
+
 def _check_statement(kind: str, text: str) -> None:
+    text = _after_leading(text, ())  # leading comments off: the checks below see keywords
     if kind == "SELECT":
         _check_select(text)
         return
     if kind == "EXPLAIN":
-        inner = re.sub(r"^\s*EXPLAIN\s+(ANALY[SZ]E\s+)?", "", text, flags=re.IGNORECASE)
+        # EXPLAIN [ANALYZE] <inner>: the inner statement is what runs, so it is checked
+        # as if given alone. Stripping only the leading keywords (comments skipped by the
+        # tokenizer) always shortens the text, so a nested EXPLAIN terminates.
+        inner = _after_leading(text, ("EXPLAIN", "ANALYZE"))
+        if inner.upper().startswith(("ANALYSE", "(")):
+            inner = _after_leading(inner, ("ANALYSE",))
+        if not inner or inner.startswith("("):
+            raise Refused("refused: EXPLAIN with options; use EXPLAIN [ANALYZE] SELECT …")
         stmts = statement_types(inner)
         if len(stmts) != 1:
-            raise Refused("EXPLAIN takes one statement")
+            raise Refused("refused: EXPLAIN takes one statement")
         _check_statement(*stmts[0])
         return
     if kind == "PRAGMA" and re.match(r"^\s*IMPORT\b", text, flags=re.IGNORECASE):
-        raise Refused("refused: IMPORT DATABASE reads files; `hoptrace sql` is read-only")
+        raise Refused("refused: IMPORT DATABASE reads files; hoptrace SQL is read-only")
     if kind == "PRAGMA":
         m = re.match(r"^\s*PRAGMA\s+([A-Za-z_]+)", text, flags=re.IGNORECASE)
         name = m.group(1).lower() if m else ""
@@ -129,7 +170,7 @@ def _check_statement(kind: str, text: str) -> None:
         raise Refused(f"refused: PRAGMA {name or '?'} is not allowed (read-only PRAGMAs: "
                       f"{', '.join(sorted(_ALLOWED_PRAGMAS))})")  # fmt: skip
     reason = _TYPE_NAMES.get(kind, f"{kind} statements are not allowed")
-    raise Refused(f"refused: {reason}; `hoptrace sql` is read-only (SELECT only)")
+    raise Refused(f"refused: {reason}; hoptrace SQL is read-only (SELECT only)")
 
 
 def _check_select(text: str) -> None:
@@ -151,17 +192,23 @@ def _check_select(text: str) -> None:
             raise Refused(f"refused: {target!r} looks like a file path; only tables and views")
         raise Refused(f"cannot check this statement: {tree.get('error_message')}")
     for node in _walk(tree):
+        node_type = node.get("type")
+        # a data-changing statement nested in a query (`WITH d AS (DELETE … RETURNING *)`)
+        # serialises as its own query node inside the SELECT
+        if isinstance(node_type, str) and node_type.endswith("_QUERY_NODE"):
+            verb = node_type.removesuffix("_QUERY_NODE").replace("_", " ")
+            raise Refused(f"refused: {verb} inside a query writes; hoptrace SQL is read-only")
         name = node.get("function_name")
         if isinstance(name, str) and _is_file_function(name):
             raise Refused(
-                f"refused: {name}() reads or writes files; `hoptrace sql` only queries the store"
+                f"refused: {name}() reads or writes files; hoptrace SQL only queries the store"
             )
         if node.get("type") == "BASE_TABLE":
             table = node.get("table_name", "")
             if not _IDENT.match(table):
                 raise Refused(
                     f"refused: {table!r} in FROM looks like a file path; "
-                    "`hoptrace sql` only queries the store's tables and views"
+                    "hoptrace SQL only queries the store's tables and views"
                 )
 
 

@@ -1,9 +1,19 @@
-"""The sandboxed read-only runner: the one way SQL given by a person or a program is run."""
+"""The sandboxed read-only runner: the one way SQL given by a person or a program is run.
+
+`run_guarded` is the only entry: `hoptrace sql`, `collector.query` and the TUI's SQL
+console all go through it, so none of them can write, read files or change settings.
+Walls, outermost first: the parser-based guard (`collector.sql._guard.check`, one
+statement, read-only kinds only), then a DuckDB instance of its own that attaches
+the one store file READ_ONLY and then turns off external access and locks its
+configuration, so whatever slips past the guard still cannot reach the file system
+or undo the sandbox.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +22,98 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from collector._paths import resolve_db
+from collector.sql._guard import Refused, check
 from collector.store import (
     READ_TIMEOUT_S,
-    SchemaVersionError,
     StoreBusyError,
     StoreNotFoundError,
+    check_version,
     is_lock_conflict,
     path_lock,
-    read_connection,
 )
+
+# the writer's "I am waiting" handshake of the shared read path; a reader that
+# skipped it would keep a busy writer process locked out
+from collector.store._connect import _yield_to_writer
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
+
+# The store's alias in the sandbox: the same name the shared read path uses, so
+# `check_version` (which looks the schema up by catalog name) works unchanged.
+_ALIAS = "hop"
+# Set at start (before anything is attached): no extension may arrive later.
+_START_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+_spare_lock = threading.Lock()
+_spare: list[duckdb.DuckDBPyConnection] = []
+
+
+def _fresh_instance() -> duckdb.DuckDBPyConnection:
+    """A new, never-used DuckDB instance; the next one is started in the background.
+
+    Starting an instance costs ~25 ms, which a polling reader (the TUI, a script in a
+    loop) would pay on every query; a spare made while the caller is busy elsewhere
+    hides it. Each instance is used once: locked configuration cannot be unlocked.
+    """
+    with _spare_lock:
+        conn = _spare.pop() if _spare else None
+    if conn is None:
+        conn = duckdb.connect(":memory:", config=_START_CONFIG)
+    threading.Thread(target=_make_spare, name="hoptrace-sql-spare").start()
+    return conn
+
+
+def _make_spare() -> None:
+    conn = duckdb.connect(":memory:", config=_START_CONFIG)
+    with _spare_lock:
+        if not _spare:
+            _spare.append(conn)
+            return
+    conn.close()
+
+
+def run_guarded(
+    sql: str,
+    db: str | Path | None = None,
+    params: list[Any] | dict[str, Any] | None = None,
+    max_rows: int | None = None,
+) -> pa.Table:
+    """Check `sql` with the guard, run it in the sandbox, return the rows as Arrow.
+
+    One statement per call: a multi-statement paste is refused as a whole (one line
+    naming the count) rather than run in part, so nothing depends on which statement
+    failed. With `max_rows`, at most `max_rows + 1` rows are fetched: the extra row
+    tells a capped display that more existed. Raises `Refused` (the guard, or DuckDB's
+    own permission wall, said no), `ParseError`, `StoreError`, or `duckdb.Error`.
+    """
+    import pyarrow as pa
+
+    statement = check(sql)
+    try:
+        with sandboxed_read_connection(db) as conn:
+            relation = conn.sql(statement, params=params)
+            if relation is None:  # a statement without a result set
+                return pa.table({})
+            if max_rows is None:
+                return relation.to_arrow_table()
+            # streamed, so a cap on a huge result does not materialise all of it
+            reader = relation.to_arrow_reader(max_rows + 1)
+            batches: list[pa.RecordBatch] = []
+            seen = 0
+            for batch in reader:
+                batches.append(batch)
+                seen += batch.num_rows
+                if seen > max_rows:
+                    break
+            return pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows + 1)
+    except duckdb.PermissionException as exc:
+        raise Refused(f"refused by DuckDB: {exc}") from None
 
 
 def query(
@@ -32,9 +122,7 @@ def query(
     """Run one read-only SQL query against the store and return a polars DataFrame."""
     import polars as pl
 
-    with read_connection(db) as conn:
-        table = conn.sql(sql, params=params).to_arrow_table()
-    frame = pl.from_arrow(table)
+    frame = pl.from_arrow(run_guarded(sql, db, params))
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -43,10 +131,12 @@ def query(
 def sandboxed_read_connection(
     db: str | Path | None = None, timeout: float = READ_TIMEOUT_S
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Like `read_connection`, for untrusted SQL: external access off, configuration locked.
+    """A connection for untrusted SQL: the store attached READ_ONLY, external access off,
+    configuration locked.
 
-    A separate DuckDB instance (the shared host attaches files, which needs external
-    access), so it costs one instance start (~25 ms); used by `hoptrace sql`.
+    A DuckDB instance of its own (the shared host must keep external access to
+    attach files), so it costs one instance start (~25 ms). The attach happens first,
+    then the two settings: once locked, no statement can turn access back on.
     """
     path = resolve_db(db)
     if not path.exists():
@@ -54,53 +144,33 @@ def sandboxed_read_connection(
             f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
             "first, or pass --db / set $HOPTRACE_DB)"
         )
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "enable_external_access": False,
-        "autoload_known_extensions": False,
-        "autoinstall_known_extensions": False,
-        "allow_community_extensions": False,
-        "lock_configuration": True,
-    }
+    quoted = "'" + str(path).replace("'", "''") + "'"
     deadline = time.monotonic() + timeout
     delay = 0.001
+    # the process-wide lock of this path: the shared host never has the file open
+    # while we hold it, so two DuckDB instances never hold one file in this process
     with path_lock(path):
-        while True:
-            try:
-                conn = duckdb.connect(str(path), read_only=True, config=config)
-                break
-            except duckdb.Error as exc:
-                if not is_lock_conflict(exc):
-                    raise
-                if time.monotonic() + delay > deadline:
-                    raise StoreBusyError(
-                        f"{path} stayed locked by another process for {timeout:.0f} s; try again"
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+        conn = _fresh_instance()
         try:
-            version = (
-                conn.execute(
-                    "SELECT value FROM hoptrace_meta WHERE key = 'schema_version'"
-                ).fetchall()
-                if _has_meta(conn)
-                else []
-            )
-            from collector.schema import SCHEMA_VERSION
-
-            if not version:
-                raise SchemaVersionError(f"{path} is not a hoptrace database")
-            if int(version[0][0]) != SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{path} has hoptrace schema version {version[0][0]}, this hoptrace "
-                    f"uses {SCHEMA_VERSION}"
-                )
+            _yield_to_writer(path)
+            while True:
+                try:
+                    conn.execute(f"ATTACH {quoted} AS {_ALIAS} (READ_ONLY)")
+                    break
+                except duckdb.Error as exc:
+                    if not is_lock_conflict(exc):
+                        raise
+                    if time.monotonic() + delay > deadline:
+                        raise StoreBusyError(
+                            f"{path} stayed locked by another process for {timeout:.0f} s; "
+                            "try again"
+                        ) from None
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.05)
+            conn.execute(f"USE {_ALIAS}")
+            conn.execute("SET enable_external_access = false")
+            conn.execute("SET lock_configuration = true")
+            check_version(conn, path, writable=False)
             yield conn
         finally:
             conn.close()
-
-
-def _has_meta(conn: duckdb.DuckDBPyConnection) -> bool:
-    rows = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hoptrace_meta'"
-    ).fetchall()
-    return bool(rows[0][0])
