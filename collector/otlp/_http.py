@@ -242,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             decoded = _otlp.decode(raw, kind)
         except _otlp.DecodeError as exc:
             raise HTTPError(400, str(exc)) from None
-        if len(decoded.batch) and not receiver._enqueue(decoded.batch):
+        if len(decoded.batch) and not receiver._enqueue(decoded.batch, raw, kind):
             raise HTTPError(
                 503,
                 "queue full: the collector is writing as fast as it can, retry later",

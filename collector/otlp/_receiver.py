@@ -21,7 +21,7 @@ from collector.ingest import SpanBatch
 from collector.otlp import _decode as _otlp
 from collector.otlp._admission import Evictable
 from collector.otlp._http import TRACES_PATH, Handler, HTTPError, Server
-from collector.store import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer
+from collector.store import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Spool, Writer
 
 __all__ = ["TRACES_PATH", "Receiver"]
 
@@ -66,6 +66,7 @@ class Receiver:
         header_timeout: float = 10.0,
         body_timeout: float = 30.0,
         idle_timeout: float = 15.0,
+        spool: Spool | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.retry_after = retry_after
@@ -80,7 +81,11 @@ class Receiver:
         self._token = token.encode() if token else None
         self.queue = SpanQueue(max_queue_spans)
         kwargs = {} if max_write_spans is None else {"max_write_spans": max_write_spans}
-        self.writer = Writer(self.queue, write, **kwargs)
+        # id(batch) -> its spool record, released once the store committed the batch
+        self.spool = spool
+        self._records: dict[int, int] = {}
+        self._write = write
+        self.writer = Writer(self.queue, write, on_written=self._written, **kwargs)
         self.rejected_spans = 0
         self.refused_requests = 0  # 503s
         self._lock = threading.Lock()
@@ -111,7 +116,12 @@ class Receiver:
         return f"http://{host}:{port}{TRACES_PATH}"
 
     def start(self) -> Receiver:
-        """Start the writer and serve in background threads."""
+        """Replay the spool (what an earlier run acknowledged), then write and serve."""
+        if self.spool is not None:
+            replayed, failed = self.spool.replay(self._replay)
+            if replayed or failed:
+                log.info("replayed %d spooled requests (%d segments kept in failed/)",
+                         replayed, failed)  # fmt: skip
         self.writer.start()
         self._thread.start()
         return self
@@ -213,15 +223,48 @@ class Receiver:
         ):
             raise HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
 
-    def _enqueue(self, batch: SpanBatch) -> bool:
+    def _enqueue(self, batch: SpanBatch, body: bytes = b"", kind: str = "protobuf") -> bool:
+        """Make `batch` durable (the spool) and queue it; False: the queue is full (503).
+
+        Raises HTTPError 503 when the spool cannot take it (a full disk): nothing is
+        answered 200 that is not on disk.
+        """
+        record = None
+        if self.spool is not None:
+            try:
+                record = self.spool.append(body, kind)
+            except OSError as exc:
+                with self._lock:
+                    self.refused_requests += 1
+                log.warning("cannot spool a request (%s); answering 503", exc)
+                raise HTTPError(
+                    503,
+                    f"the collector cannot make spans durable right now ({exc.strerror or exc}); "
+                    "retry later",
+                    {"Retry-After": str(self.retry_after)},
+                ) from None
+            self._records[id(batch)] = record
         # Counted before the put so that wait_idle() can never see it written but not counted.
         self.writer.note_enqueued(len(batch))
         if self.queue.put(batch):
             return True
         self.writer.note_enqueued(-len(batch))
+        if record is not None:
+            self._records.pop(id(batch), None)
+            self.spool.release(record)  # type: ignore[union-attr]
         with self._lock:
             self.refused_requests += 1
         return False
+
+    def _written(self, batch: SpanBatch) -> None:
+        record = self._records.pop(id(batch), None)
+        if record is not None and self.spool is not None:
+            self.spool.release(record)
+
+    def _replay(self, kind: str, body: bytes) -> None:
+        batch = _otlp.decode(body, kind).batch
+        if len(batch):
+            self._write(batch)  # synchronously, before serving: raises if the store refuses
 
     def _count_rejected(self, n: int) -> None:
         with self._lock:
