@@ -273,4 +273,3 @@ def main(argv: list[str]) -> int:
     with os.fdopen(int(rfd), "rb") as inp, os.fdopen(int(wfd), "wb") as out:
         _serve(db, float(timeout), inp, out)
     return 0
-
