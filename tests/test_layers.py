@@ -43,3 +43,13 @@ def test_tui_reads_only_through_the_collector_query_layer() -> None:
         assert module != "duckdb", f"{path}: the TUI must not open DuckDB itself"
         if module.startswith("collector."):
             assert module in ("collector.queries",), f"{path}: imports {module}"
+
+
+def test_collector_sub_packages_meet_only_through_their_public_faces() -> None:
+    """collector.X._y is imported only inside collector.X (ARCHITECTURE.md: public faces)."""
+    for path, module, _names in _imports("collector") + _imports("tui") + _imports("hoptrace"):
+        parts = module.split(".")
+        if parts[0] != "collector" or len(parts) < 3 or not parts[2].startswith("_"):
+            continue
+        owner = ROOT / "collector" / parts[1]
+        assert owner in path.parents, f"{path}: imports {module}, private to collector.{parts[1]}"

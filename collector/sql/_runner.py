@@ -12,9 +12,7 @@ or undo the sandbox.
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +23,14 @@ from collector._paths import resolve_db
 from collector.sql._guard import Refused, check
 from collector.store import (
     READ_TIMEOUT_S,
-    StoreBusyError,
     StoreNotFoundError,
+    attach,
     check_version,
-    is_lock_conflict,
     path_lock,
 )
 
 # the writer's "I am waiting" handshake of the shared read path; a reader that
 # skipped it would keep a busy writer process locked out
-from collector.store._connect import _yield_to_writer
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,7 +38,6 @@ if TYPE_CHECKING:
 
 # The store's alias in the sandbox: the same name the shared read path uses, so
 # `check_version` (which looks the schema up by catalog name) works unchanged.
-_ALIAS = "hop"
 # Set at start (before anything is attached): no extension may arrive later.
 _START_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoload_known_extensions": False,
@@ -144,30 +139,13 @@ def sandboxed_read_connection(
             f"no hoptrace database at {path} (run a traced program or `hoptrace demo` "
             "first, or pass --db / set $HOPTRACE_DB)"
         )
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    deadline = time.monotonic() + timeout
-    delay = 0.001
     # the process-wide lock of this path: the shared host never has the file open
     # while we hold it, so two DuckDB instances never hold one file in this process
     with path_lock(path):
         conn = _fresh_instance()
         try:
-            _yield_to_writer(path)
-            while True:
-                try:
-                    conn.execute(f"ATTACH {quoted} AS {_ALIAS} (READ_ONLY)")
-                    break
-                except duckdb.Error as exc:
-                    if not is_lock_conflict(exc):
-                        raise
-                    if time.monotonic() + delay > deadline:
-                        raise StoreBusyError(
-                            f"{path} stayed locked by another process for {timeout:.0f} s; "
-                            "try again"
-                        ) from None
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 0.05)
-            conn.execute(f"USE {_ALIAS}")
+            # the store's own attach: the same lock retry and deference to a waiting writer
+            attach(conn, path, read_only=True, timeout=timeout)
             conn.execute("SET enable_external_access = false")
             conn.execute("SET lock_configuration = true")
             check_version(conn, path, writable=False)

@@ -150,7 +150,8 @@ def _yield_to_writer(path: Path) -> None:
         waited += 0.005
 
 
-def _attach(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout: float) -> None:
+def attach(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout: float) -> None:
+    """ATTACH `path` as `hop` and USE it, retrying lock conflicts (readers defer to a waiting writer)."""
     opts = " (READ_ONLY)" if read_only else ""
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -230,7 +231,7 @@ def write_connection(
         conn = host.connection()
         if path.parent and not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-        _attach(conn, path, read_only=False, timeout=timeout)
+        attach(conn, path, read_only=False, timeout=timeout)
         host.mode = "rw"
         # A write is ~30 short statements over a few thousand rows: a second DuckDB
         # thread costs more in coordination than it saves (measured ~20% slower), and
@@ -269,7 +270,7 @@ def read_connection(
         conn = host.connection()
         nested = host.mode is not None  # a query inside another read (same thread): reuse
         if not nested:
-            _attach(conn, path, read_only=True, timeout=timeout)
+            attach(conn, path, read_only=True, timeout=timeout)
             host.mode = "ro"
         try:
             if check_schema and not nested:
