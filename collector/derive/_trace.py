@@ -52,6 +52,7 @@ DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("native", "BOOLEAN"),
     ("agent_attr", "VARCHAR"),
     ("agent_span_attr", "VARCHAR"),
+    ("workflow_name", "VARCHAR"),
     ("error_type", "VARCHAR"),
     ("error_message", "VARCHAR"),
     ("marker_role", "VARCHAR"),
@@ -228,7 +229,16 @@ WITH agg AS (
 ),
 cp AS (SELECT trace_id, sum(own_ns) / 1e6 AS critical_path_ms FROM _cp GROUP BY trace_id),
 run AS (
-    SELECT a.*, rt.name, rt.service_name, rt.span_id AS root_span_id, rt.attributes,
+    SELECT a.*, rt.name AS root_span_name, rt.service_name, rt.span_id AS root_span_id,
+           rt.attributes,
+           -- the run's own name: the root workflow's or agent's, else the root span's
+           -- name without an operation prefix (the README's `runs` view)
+           coalesce(CASE WHEN rt.span_class = 'workflow' THEN nullif(rt.workflow_name, '') END,
+                    CASE WHEN rt.span_class = 'agent' THEN nullif(rt.agent_attr, '') END,
+                    CASE WHEN starts_with(rt.name, '{sc.OP_WORKFLOW} ')
+                           OR starts_with(rt.name, '{sc.OP_AGENT} ')
+                         THEN nullif(substr(rt.name, strpos(rt.name, ' ') + 1), '') END,
+                    rt.name) AS name,
            coalesce(rt.conversation_id, a.any_conversation) AS conversation_id,
            CASE WHEN (coalesce(rt.parent_span_id, '') = '' AND NOT coalesce(rt.pending, false))
                      OR a.pending_spans = 0
@@ -237,7 +247,7 @@ run AS (
     FROM agg a JOIN _root r USING (trace_id)
     JOIN _f rt ON rt.rid = r.root_rid
 )
-SELECT run.trace_id, name, service_name, start_ns,
+SELECT run.trace_id, name, root_span_name, service_name, start_ns,
        CASE WHEN status = 'RUNNING' THEN NULL ELSE last_end END AS end_ns, status, span_count,
        agent_count, llm_calls, input_tokens, output_tokens, cost_usd, error_count,
        CASE WHEN status = 'ERROR' THEN rc.rc_agent END AS root_cause_agent,

@@ -18,10 +18,11 @@ public SQL API; their column names never change without a version bump.
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 5
+SCHEMA_VERSION: int = 6
 """Version of the on-disk layout (v1: raw columns only; v2, v3: per-span derived facts
 in a separate table; v4: JSON columns stored as JSON, now as text and typed in the views,
-which saves DuckDB a JSON parse per column on every insert)."""
+which saves DuckDB a JSON parse per column on every insert; v6: `runs.name` is the
+run's own name, the root span's name moved to `runs.root_span_name`)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -106,7 +107,8 @@ DERIVED_SPAN_COLUMNS: tuple[str, ...] = tuple(c for c, _ in DERIVED_COLUMNS[2:-1
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),
-    ("name", "VARCHAR"),
+    ("name", "VARCHAR"),  # the run's own name (workflow / root agent)
+    ("root_span_name", "VARCHAR"),
     ("service_name", "VARCHAR"),
     ("start_ns", "BIGINT"),
     ("end_ns", "BIGINT"),
@@ -217,7 +219,7 @@ SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.service_name,
 FROM span_t s
 """,
     "runs": f"""
-SELECT trace_id, name, service_name, {_ts("start_ns")} AS start_time,
+SELECT trace_id, name, root_span_name, service_name, {_ts("start_ns")} AS start_time,
        {_ts("end_ns")} AS end_time, (end_ns - start_ns) / 1e6 AS duration_ms, status,
        span_count, agent_count, llm_calls, input_tokens, output_tokens, cost_usd,
        error_count, root_cause_agent, root_cause_error, start_ns, end_ns, root_span_id,

@@ -55,14 +55,14 @@ def test_select_formats(store: Path, capsys: pytest.CaptureFixture[str]) -> None
         == 0
     )
     assert json.loads(capsys.readouterr().out) == [
-        {"name": "invoke_workflow demo", "status": "OK", "duration_ms": 42.0}
+        {"name": "demo", "status": "OK", "duration_ms": 42.0}
     ]
     assert (
         main(["sql", "SELECT name, status FROM runs", "--db", str(store), "--format", "csv"]) == 0
     )
-    assert capsys.readouterr().out.splitlines() == ["name,status", "invoke_workflow demo,OK"]
+    assert capsys.readouterr().out.splitlines() == ["name,status", "demo,OK"]
     assert main(["sql", "SELECT name FROM runs", "--db", str(store)]) == 0
-    assert "invoke_workflow demo" in capsys.readouterr().out
+    assert "demo" in capsys.readouterr().out
 
 
 REFUSED = [

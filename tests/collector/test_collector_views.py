@@ -186,7 +186,8 @@ def test_spans_view_promotes_and_derives(store: Path) -> None:
 def test_runs_failed_run_root_cause_follows_cause_chain(store: Path) -> None:
     row = collector.query("SELECT * FROM runs WHERE trace_id = ?", store, [FAIL]).to_dicts()[0]
     assert row["status"] == "ERROR"
-    assert row["name"] == "invoke_workflow pipeline"
+    assert row["name"] == "pipeline"
+    assert row["root_span_name"] == "invoke_workflow pipeline"
     assert row["service_name"] == "svc"
     assert row["duration_ms"] == pytest.approx(100.0)
     assert (row["span_count"], row["agent_count"], row["llm_calls"]) == (6, 2, 2)

@@ -325,7 +325,7 @@ def test_formatting() -> None:
 
 def run_row(**kw: object) -> RunRow:
     base = dict(
-        trace_id="t" * 32, name="invoke_workflow research_team", start_ns=0, duration_ms=1250.0,
+        trace_id="t" * 32, name="research_team", start_ns=0, duration_ms=1250.0,
         status="OK", span_count=3, agent_count=2, llm_calls=1, input_tokens=1000,
         output_tokens=234, cost_usd=0.5, error_count=0, root_cause_agent=None,
         root_cause_error=None, root_cause_message=None, root_cause_span_id=None,

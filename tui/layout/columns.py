@@ -89,16 +89,9 @@ def column_at(placed: Sequence[Placed], x: int) -> Column | None:
     return None
 
 
-_OP_PREFIXES = ("invoke_workflow ", "invoke_agent ")
-
-
 def display_name(run: RunRow) -> str:
-    """The run's name without the operation prefix its root span carries."""
-    name = run.name or run.trace_id[:16]
-    for prefix in _OP_PREFIXES:
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
+    """The run's name as the store derives it (`runs.name`), else its trace id's head."""
+    return run.name or run.trace_id[:16]
 
 
 def run_cells(run: RunRow, now_ns: int) -> dict[str, str]:
