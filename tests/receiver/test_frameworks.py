@@ -64,7 +64,8 @@ def test_pydantic_ai_agent_as_tool_is_a_handoff_with_tokens_and_costs(store_rece
     run = rows(db, "SELECT * FROM runs")
     assert len(run) == 1
     run = run[0]
-    assert run["name"] == "invoke_agent orchestrator"
+    assert run["name"] == "orchestrator"
+    assert run["root_span_name"] == "invoke_agent orchestrator"
     assert run["service_name"] == "pydantic-app"
     assert run["status"] == "OK"
     assert run["span_count"] == 6

@@ -207,7 +207,8 @@ def test_plain_otel_genai_spans_as_json(store_receiver) -> None:
     assert receiver.wait_idle(30)
 
     run = rows(db, "SELECT * FROM runs")[0]
-    assert run["name"] == "invoke_workflow support"
+    assert run["name"] == "support"
+    assert run["root_span_name"] == "invoke_workflow support"
     assert run["llm_calls"] == 2
     assert (run["input_tokens"], run["output_tokens"]) == (500, 130)
     p4o, p4o_out = price(db, "gpt-4o")

@@ -48,7 +48,8 @@ def test_tracer_spans_arrive_through_the_collector(tmp_path: Path, how: str) -> 
     assert not (tmp_path / "must-not-exist.duckdb").exists()
 
     runs = query("SELECT * FROM runs ORDER BY start_ns", db=db).to_dicts()
-    assert [r["name"] for r in runs] == ["invoke_workflow pipeline"] * 3
+    assert [r["name"] for r in runs] == ["pipeline"] * 3
+    assert [r["root_span_name"] for r in runs] == ["invoke_workflow pipeline"] * 3
     for run in runs:
         assert run["status"] == "OK"
         assert run["pending_spans"] == 0  # every pending copy was replaced by its finished span

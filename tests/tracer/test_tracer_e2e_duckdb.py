@@ -75,7 +75,8 @@ def test_pipeline_lands_in_the_views(stored: tuple[Hoptrace, Path]) -> None:
     ht.flush()
 
     [run] = collector.query("SELECT * FROM runs", db=db).to_dicts()
-    assert run["name"] == "invoke_workflow pipeline"
+    assert run["name"] == "pipeline"
+    assert run["root_span_name"] == "invoke_workflow pipeline"
     assert run["status"] == "ERROR"
     assert run["service_name"] == "e2e"
     assert run["agent_count"] == 4
