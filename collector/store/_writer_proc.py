@@ -42,6 +42,7 @@ from collector._paths import resolve_db
 from collector.ingest import SpanBatch, Staged, stage
 from collector.store._connect import (
     WRITE_TIMEOUT_S,
+    NotAHoptraceStoreError,
     SchemaVersionError,
     StoreBusyError,
     StoreError,
@@ -56,6 +57,7 @@ _START_TIMEOUT_S = 60.0
 _ERRORS: dict[str, type[StoreError]] = {
     "StoreBusyError": StoreBusyError,
     "SchemaVersionError": SchemaVersionError,
+    "NotAHoptraceStoreError": NotAHoptraceStoreError,
 }
 
 

@@ -166,3 +166,23 @@ def test_the_exporter_logs_and_never_writes_into_a_foreign_database(
     assert "is not a hoptrace store" in caplog.text
     assert _sha(foreign) == before
     assert _objects(foreign) == ["big_orders", "orders"]
+
+
+def test_the_refusal_keeps_its_class_across_the_writer_child(foreign: Path) -> None:
+    from collector.ingest import SpanBatch
+    from collector.store import ProcessStore
+
+    before = _sha(foreign)
+    store = ProcessStore(foreign).start()
+    batch = SpanBatch()
+    batch.add(
+        trace_id="1" * 32, span_id="2" * 16, parent_span_id=None, name="s", kind="INTERNAL",
+        start_ns=1, end_ns=2, status_code="OK", status_message=None, attributes={},
+        events=[], links=[], resource={}, scope_name=None, scope_version=None,
+    )  # fmt: skip
+    try:
+        with pytest.raises(NotAHoptraceStoreError, match="not a hoptrace store"):
+            store.write(batch)
+    finally:
+        store.close()
+    assert _sha(foreign) == before
