@@ -106,7 +106,7 @@ async def _measure(db: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     from tui._warm import prewarm
 
-    prewarm(db)  # as `hoptrace tui` does
+    prewarm(db)  # as `hoptrace tui` does: the check overlaps the imports
     from tui.app import HoptraceApp
     from tui.messages import OpenRun
     from tui.screens.run import RunScreen

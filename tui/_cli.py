@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
-__all__ = ["PROBE_TIMEOUT_S", "resolve_db", "run"]
-
-# how long `hoptrace tui` waits for a file another process holds read-write
-PROBE_TIMEOUT_S = 3.0
+__all__ = ["resolve_db", "run"]
 
 
 def resolve_db(args: argparse.Namespace) -> Path:
@@ -18,15 +14,6 @@ def resolve_db(args: argparse.Namespace) -> Path:
     from collector import resolve_db as resolve
 
     return resolve(getattr(args, "db_path", None) or getattr(args, "db", None))
-
-
-def _probe(db: Path, failure: list[BaseException]) -> None:
-    try:
-        from collector import queries
-
-        queries.check_store(db, timeout=PROBE_TIMEOUT_S)
-    except Exception as exc:
-        failure.append(exc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,16 +25,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    # One read of the store, in a thread: it checks the file and warms DuckDB's start
-    # while Textual imports (a bad file is reported before any screen appears).
-    failure: list[BaseException] = []
-    probe = threading.Thread(target=_probe, args=(db, failure), name="hoptrace-probe", daemon=True)
-    probe.start()
+    from tui._warm import prewarm
+
+    # the check runs while Textual imports: a bad file is reported before any screen
+    probe = prewarm(db)
     from tui.app import HoptraceApp
 
-    probe.join()
-    if failure:
-        reason = str(failure[0]) or type(failure[0]).__name__
+    failure = probe.failure()
+    if failure is not None:
+        reason = str(failure) or type(failure).__name__
         print(f"hoptrace tui: cannot open {db}: {reason.splitlines()[0]}", file=sys.stderr)
         return 2
     HoptraceApp(db).run()

@@ -1,8 +1,9 @@
-"""Open the store in the background while Textual is still importing.
+"""Check and open the store in the background while Textual is still importing.
 
-The first read in a process pays for DuckDB's import and instance (a few
-hundred ms on a busy machine). `hoptrace tui` starts that here, in a daemon
-thread, so it overlaps the UI's own start instead of following it.
+The first read in a process pays for DuckDB's import and instance (a few hundred
+ms on a busy machine). `hoptrace tui` starts that here, in a daemon thread, as
+the probe that refuses a file it cannot read (`collector.queries.check_store`),
+so the check overlaps the UI's own import instead of following it.
 """
 
 from __future__ import annotations
@@ -10,21 +11,35 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-__all__ = ["prewarm"]
+__all__ = ["PROBE_TIMEOUT_S", "Prewarm", "prewarm"]
+
+# how long `hoptrace tui` waits for a file another process holds read-write
+PROBE_TIMEOUT_S = 3.0
 
 
-def prewarm(db: str | Path) -> threading.Thread:
-    """Start warming the store's read path; errors are left for the UI to report."""
+class Prewarm:
+    """The background probe; `failure()` waits for it and says why the store is unusable."""
 
-    def warm() -> None:
+    def __init__(self, db: str | Path) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(db,), name="hoptrace-prewarm", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, db: str | Path) -> None:
         try:
             from collector import queries
 
-            with queries.reader(db) as reader:
-                queries.runs_count(reader, queries.RunFilter())
-        except Exception:
-            return
+            queries.check_store(db, timeout=PROBE_TIMEOUT_S)
+        except Exception as exc:
+            self._error = exc
 
-    thread = threading.Thread(target=warm, name="hoptrace-prewarm", daemon=True)
-    thread.start()
-    return thread
+    def failure(self) -> BaseException | None:
+        self._thread.join()
+        return self._error
+
+
+def prewarm(db: str | Path) -> Prewarm:
+    """Start checking and warming the store's read path."""
+    return Prewarm(db)

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 import tui._cli
+import tui._warm
 import tui.app
 from collector import SpanStore
 
@@ -113,7 +114,7 @@ def test_a_file_another_process_holds_is_a_clear_error(
 ) -> None:
     db = tmp_path / "t.duckdb"
     SpanStore(db)
-    monkeypatch.setattr(tui._cli, "PROBE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(tui._warm, "PROBE_TIMEOUT_S", 0.5)
     holder = subprocess.Popen(
         [sys.executable, str(HOLDER), str(db), "60"], stdout=subprocess.PIPE, text=True
     )
