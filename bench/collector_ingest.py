@@ -209,7 +209,7 @@ def http_run(
     receiver.stop()
     if spool is not None:
         spool.close()
-    return post_s, persist_s, retries, receiver.writer.writes
+    return post_s, persist_s, retries, receiver.queue.writes
 
 
 def naive_run(bodies: list[bytes], senders: int, db: Path) -> float:

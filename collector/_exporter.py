@@ -1,19 +1,17 @@
-"""DuckDBSpanExporter: the zero-config sink, an OTel SpanExporter on top of SpanStore.
+"""DuckDBSpanExporter: the zero-config sink, an OTel SpanExporter on the store's write queue.
 
 `export()` converts the SDK spans and stages them as Arrow (the Python half of a
-write, on the span processor's thread) and appends them to a buffer; a background
-thread hands the buffer to the writer every `flush_interval` seconds (and at once
-when it holds `max_buffer_spans`). The writer is a child process by default
-(collector.store._writer_proc: DuckDB there cannot be slowed down by this process's GIL),
-so the two halves of ingest run on two cores. So the traced program never waits
-for DuckDB, a busy pipeline takes the file for a few ms per flush (readers in other
-processes slot in between), and the fixed cost of a write (attach, commit, detach)
-is paid per flush, not per span. A flush that cannot get the file (another process
-holds it past the timeout) keeps its spans and is retried on the next flush,
-`force_flush()` or `shutdown()`: a busy file never costs a span. Only a writer so far
-behind that `max_pending_spans` wait in memory makes `export()` wait, then drop
-(logged), so that memory stays bounded. Failures are logged once and never raised
-into the traced program.
+write, on the span processor's thread) and puts them on `collector.store.WriteQueue`,
+the same queue, writer thread and retry / back-pressure / drop policy as
+`hoptrace collect`'s receiver (its module doc states the policy). The writer is a child
+process by default (`collector.store.open_writer`: DuckDB there cannot be slowed down by
+this process's GIL), so the two halves of ingest run on two cores, the traced program
+never waits for DuckDB, and the fixed cost of a write (attach, commit, detach) is paid
+per coalesced write, not per span. A write that cannot get the file (another process
+holds it past the timeout) keeps its spans queued and is retried: a busy file never
+costs a span. Only a writer so far behind that `max_pending_spans` wait in memory makes
+`export()` wait (up to `timeout`), then drop (counted, logged every 10 s), so that memory
+stays bounded. Failures are logged and never raised into the traced program.
 """
 
 from __future__ import annotations
@@ -30,22 +28,11 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from collector.ingest import spans_to_batch
-from collector.store import WRITE_TIMEOUT_S
+from collector.ingest import Staged, merge, spans_to_batch, stage
+from collector.store import WRITE_TIMEOUT_S, WriteQueue, open_writer
 
 logger = logging.getLogger("collector")
-_MAX_DATA_FAILURES = 3
-_REST_FACTOR = 2.0
-_MAX_REST_S = 0.5
 _DROP_LOG_EVERY_S = 10.0
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """A failure that passes by itself (a held file, a full disk, a restarted child):
-    the receiver's writer judges failures by the same rule (collector.store.is_transient)."""
-    from collector.store import is_lock_conflict, is_transient
-
-    return is_transient(exc) or is_lock_conflict(exc)
 
 
 def _shutdown_at_exit(ref: weakref.ReferenceType[DuckDBSpanExporter]) -> None:
@@ -88,25 +75,22 @@ class DuckDBSpanExporter(SpanExporter):
     ) -> None:
         self._db = db
         self._writer_process = writer_process
-        self._flush_interval = flush_interval
-        self._max_buffer = max_buffer_spans
-        self._max_pending = max(max_pending_spans, 1)
+        self._sync = flush_interval <= 0
         self._timeout = timeout
         self._store: Any = None
-        self._buffer: list[Any] = []  # collector.ingest._staging.Staged parts, in export order
-        self._buffered = 0
-        self._buffer_lock = threading.Lock()
-        self._room = threading.Condition(
-            self._buffer_lock
-        )  # notified when a flush takes the buffer
-        self._flush_lock = threading.Lock()
-        self._thread_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._store_lock = threading.Lock()
+        self._queue: WriteQueue[Staged] = WriteQueue(
+            self._write,
+            coalesce=merge,
+            size=_rows,
+            max_spans=max_pending_spans,
+            max_write_spans=max_pending_spans,  # in memory at most: twice this bound
+            min_interval=max(flush_interval, 0.0),
+            wake_spans=max_buffer_spans,
+            name="hoptrace-duckdb-writer",
+        )
         self._shutdown = False
-        self._logged: set[str] = set()
-        self._failures = 0
+        self._convert_logged = False
         self._dropped = 0
         self._drop_logged = -_DROP_LOG_EVERY_S
         atexit.register(_shutdown_at_exit, weakref.ref(self))
@@ -114,165 +98,75 @@ class DuckDBSpanExporter(SpanExporter):
     # --- SpanExporter -------------------------------------------------------------
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Buffer the spans (written within `flush_interval`); never raises."""
+        """Queue the spans (written within `flush_interval`); never raises."""
         if self._shutdown:
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
         try:
-            from collector.ingest import stage
-
             staged = stage(spans_to_batch(spans))
         except Exception:  # a malformed span must not break the traced program
-            self._log_once("convert", "hoptrace: could not convert spans for DuckDB")
+            if not self._convert_logged:
+                self._convert_logged = True
+                logger.warning("hoptrace: could not convert spans for DuckDB", exc_info=True)
             return SpanExportResult.FAILURE
-        with self._buffer_lock:
-            if not self._wait_for_room():
-                self._dropped += staged.table.num_rows
-                now = time.monotonic()
-                if now - self._drop_logged >= _DROP_LOG_EVERY_S:  # not a line per batch
-                    self._drop_logged = now
-                    logger.error(
-                        "hoptrace: dropping spans: %d are still waiting for DuckDB "
-                        "(max_pending_spans); %d dropped so far",
-                        self._buffered, self._dropped,
-                    )  # fmt: skip
-                return SpanExportResult.FAILURE
-            self._buffer.append(staged)
-            self._buffered += staged.table.num_rows
-            size = self._buffered
-        if self._flush_interval <= 0:
-            return SpanExportResult.SUCCESS if self._flush() else SpanExportResult.FAILURE
-        self._ensure_thread()
-        if size >= self._max_buffer:
-            self._wake.set()
+        if not self._queue.put(staged, wait=0.0 if self._sync else self._timeout):
+            self._count_drop(staged.table.num_rows)
+            return SpanExportResult.FAILURE
+        if self._sync:
+            return SpanExportResult.SUCCESS if self._queue.flush() else SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Write everything buffered now; False if the file stayed locked."""
-        return self._flush()
+        """Write everything queued now; False if a write failed (the file stayed locked:
+        the spans stay queued and are retried) or the timeout passed."""
+        return self._queue.flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        """Stop the background thread and write what is left."""
+        """Write what is left (waiting up to `timeout` + 5 s for a held file), then stop."""
         if self._shutdown:
             return
         self._shutdown = True
-        self._stop.set()
-        self._wake.set()
-        with self._buffer_lock:
-            self._room.notify_all()  # an export() waiting for room gives up now
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=self._timeout + 5)
-        self._flush()
-        if self._store is not None:
-            self._store.close()
+        if not self._queue.close(self._timeout + 5):
+            logger.error("hoptrace: %d spans could not be written to DuckDB before shutdown",
+                         self._queue.dropped_spans)  # fmt: skip
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
 
     # --- internals ----------------------------------------------------------------
 
     @property
     def dropped_spans(self) -> int:
-        """Spans refused because `max_pending_spans` were already waiting (see above)."""
-        return self._dropped
+        """Spans refused because `max_pending_spans` were already waiting (see above),
+        plus any the store refused outright."""
+        return self._dropped + self._queue.dropped_spans
 
     @property
     def pending_spans(self) -> int:
-        """Spans buffered but not yet written."""
-        with self._buffer_lock:
-            return self._buffered
+        """Spans queued or being written, not yet committed."""
+        return self._queue.unwritten_spans
 
-    def _wait_for_room(self) -> bool:
-        """With the buffer lock held: wait (up to `timeout`) until the buffer has room."""
-        if self._buffered < self._max_pending:
-            return True
-        if self._flush_interval <= 0:
-            # synchronous mode: the only writer is export() itself, which just failed
-            return False
-        self._ensure_thread()
-        self._wake.set()
-        deadline = time.monotonic() + self._timeout
-        while self._buffered >= self._max_pending and not self._shutdown:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._room.wait(remaining)
-        return self._buffered < self._max_pending
+    def _count_drop(self, n: int) -> None:
+        self._dropped += n
+        now = time.monotonic()
+        if now - self._drop_logged >= _DROP_LOG_EVERY_S:  # not a line per batch
+            self._drop_logged = now
+            logger.error(
+                "hoptrace: dropping spans: %d are still waiting for DuckDB "
+                "(max_pending_spans); %d dropped so far",
+                self._queue.spans, self._dropped,
+            )  # fmt: skip
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._thread_lock:  # not the buffer lock: _wait_for_room holds that one
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(
-                target=self._run, name="hoptrace-duckdb-flush", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self) -> None:
-        backoff = self._flush_interval
-        while not self._stop.is_set():
-            self._wake.wait(backoff)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            started = time.monotonic()
-            ok = self._flush()
-            took = time.monotonic() - started
-            # A write has a fixed cost (~0.1-0.2 s of DuckDB work however few spans it
-            # holds): a trickle of spans must not keep a core busy, so the writer rests
-            # twice as long as it wrote, up to _MAX_REST_S (bench/visibility.py: new
-            # spans still visible within ~1.7 s); never less than flush_interval; a
-            # full buffer wakes it sooner.
-            rest = max(self._flush_interval, min(_MAX_REST_S, _REST_FACTOR * took))
-            backoff = rest if ok else min(backoff * 2, 5.0)
-
-    def _flush(self) -> bool:
-        with self._flush_lock:
-            with self._buffer_lock:
-                parts, self._buffer, self._buffered = self._buffer, [], 0
-                self._room.notify_all()
-            if not parts:
-                return True
-            from collector.ingest import merge
-
-            staged = merge(parts)
-            n = staged.table.num_rows
-            try:
-                if self._store is None:
-                    self._store = self._open_store()
-                self._store.write_staged(staged)
-            except Exception as exc:
-                self._failures += 1
-                if self._failures > _MAX_DATA_FAILURES and not _is_busy(exc):
-                    # the same batch keeps failing for a reason other than a lock:
-                    # retrying forever would block every later span
-                    logger.error("hoptrace: dropped %d spans DuckDB refuses: %s", n, exc)
-                    self._failures = 0
-                    return False
-                # keep the spans (in front of anything exported meanwhile) for the next try
-                with self._buffer_lock:
-                    self._buffer.insert(0, staged)
-                    self._buffered += n
-                self._log_once(
-                    type(exc).__name__, f"hoptrace: DuckDB write failed, will retry: {exc}"
+    def _write(self, staged: Staged) -> None:
+        with self._store_lock:
+            if self._store is None:
+                self._store = open_writer(
+                    self._db, writer_process=self._writer_process, timeout=self._timeout
                 )
-                return False
-            self._failures = 0
-            return True
+            store = self._store
+        store.write_staged(staged)
 
-    def _open_store(self) -> Any:
-        from collector.store import ProcessStore, child_supported
 
-        use_child = self._writer_process
-        if use_child is None:
-            use_child = child_supported()
-        if use_child:
-            return ProcessStore(self._db, timeout=self._timeout)
-        from collector.store import SpanStore
-
-        return SpanStore(self._db, timeout=self._timeout)
-
-    def _log_once(self, key: str, message: str) -> None:
-        if key not in self._logged:
-            self._logged.add(key)
-            logger.warning(message, exc_info=key == "convert")
+def _rows(staged: Staged) -> int:
+    return int(staged.table.num_rows)

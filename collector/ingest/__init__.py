@@ -3,7 +3,13 @@ promoted into hoptrace's columns. The lowest layer above the schema: it knows no
 
 from __future__ import annotations
 
-from collector.ingest._batch import SPAN_KINDS, STATUS_CODES, SpanBatch
+from collector.ingest._batch import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    SpanBatch,
+    coalesce,
+    drop_superseded_pending,
+)
 from collector.ingest._dialects import promotion_sql
 from collector.ingest._sdk import spans_to_batch
 from collector.ingest._staging import Staged, arrow_schema, batch_to_arrow, merge, stage
@@ -15,6 +21,8 @@ __all__ = [
     "Staged",
     "arrow_schema",
     "batch_to_arrow",
+    "coalesce",
+    "drop_superseded_pending",
     "merge",
     "promotion_sql",
     "spans_to_batch",

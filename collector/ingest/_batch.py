@@ -91,3 +91,43 @@ class SpanBatch:
         """Append every span of `other` (the receiver coalesces requests this way)."""
         for name in self.__dataclass_fields__:
             getattr(self, name).extend(getattr(other, name))
+
+
+def drop_superseded_pending(batch: SpanBatch) -> tuple[SpanBatch, int]:
+    """Leave out pending copies (`end_ns` None) of spans whose finished version is in `batch`.
+
+    hoptrace's tracer exports every span twice, a pending copy at its start and the
+    finished span at its end; for short spans both often reach the writer in one batch.
+    The store would keep only the finished one anyway (a pending copy never replaces a
+    finished span), so leaving the copy out saves the store that work.
+    Returns the batch to write and how many copies were left out.
+    """
+    ends = batch.end_ns
+    if None not in ends:
+        return batch, 0
+    finished = {
+        (t, s) for t, s, e in zip(batch.trace_id, batch.span_id, ends, strict=True) if e is not None
+    }
+    keep = [
+        i
+        for i, (t, s, e) in enumerate(zip(batch.trace_id, batch.span_id, ends, strict=True))
+        if e is not None or (t, s) not in finished
+    ]
+    if len(keep) == len(ends):
+        return batch, 0
+    out = SpanBatch()
+    for name in out.__dataclass_fields__:
+        column = getattr(batch, name)
+        getattr(out, name).extend([column[i] for i in keep])
+    return out, len(ends) - len(keep)
+
+
+def coalesce(batches: list[SpanBatch]) -> SpanBatch:
+    """One batch of `batches`, in order, without the pending copies it supersedes."""
+    if len(batches) == 1:
+        merged = batches[0]
+    else:
+        merged = SpanBatch()
+        for batch in batches:
+            merged.extend(batch)
+    return drop_superseded_pending(merged)[0]

@@ -65,25 +65,19 @@ def run(args: argparse.Namespace) -> int:
 
     from collector._paths import resolve_db
     from collector.otlp._receiver import Receiver
-    from collector.store import (
-        NotAHoptraceStoreError,
-        ProcessStore,
-        SpanStore,
-        Spool,
-        child_supported,
-    )
+    from collector.store import NotAHoptraceStoreError, Spool, open_writer
 
     db = resolve_db(args.db)
     try:
-        store = SpanStore(db)  # checked here, so that a bad file is refused before listening
+        # checked here, so that a bad file is refused before listening; DuckDB runs in a
+        # writer child where it can: the decoding threads here would starve it of the GIL
+        writer = open_writer(db, check=True)
     except NotAHoptraceStoreError as exc:  # another application's database: left untouched
         print(f"hoptrace collect: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # unreadable path, newer schema, file held by another writer...
         print(f"hoptrace collect: cannot open the trace store {db}: {exc}", file=sys.stderr)
         return 1
-    # DuckDB in a child process: the decoding threads here would starve it of the GIL
-    writer = ProcessStore(db).start() if child_supported() else store
     spool = None
     try:
         try:
@@ -119,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 drained = receiver.stop(timeout=None)  # everything acknowledged gets written
             except _ForcedExit:
-                w = receiver.writer
-                unwritten = w.enqueued_spans - w.written_spans - w.dropped_spans
+                unwritten = receiver.queue.unwritten_spans
                 print(
                     f"hoptrace collect: forced exit; {unwritten} acknowledged spans "
                     "were not written",
@@ -136,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        w = receiver.writer
+        w = receiver.queue
         print(
             f"hoptrace collect: stopped; {w.written_spans} spans written"
             + (f", {w.dropped_spans} dropped after write failures" if w.dropped_spans else "")

@@ -1,10 +1,9 @@
-"""`hoptrace collect`'s receiver: HTTP server, limits, span queue and writer, and their lifecycle.
+"""`hoptrace collect`'s receiver: HTTP server, limits and connections, and their lifecycle.
 
-The HTTP protocol handling is in `collector.otlp._http`, the queue and the
-writer thread in `collector.store._queue`. The 200 is sent once the spans are
-queued, not once they are committed: see the README ("Design: queue, back-pressure, durability") for that
-durability trade-off. `Receiver.stop()` stops accepting, lets in-flight requests
-finish, then drains the queue into the store before returning.
+The HTTP protocol handling is in `collector.otlp._http`; the spans go to the store's one
+write queue (`collector.store.WriteQueue`, the exporter's too), which spools each request
+before the 200 when a spool is given. `Receiver.stop()` stops accepting, lets in-flight
+requests finish, then drains the queue into the store before returning.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector.ingest import SpanBatch
+from collector.ingest import SpanBatch, coalesce
 from collector.otlp import _decode as _otlp
 from collector.otlp._admission import Evictable
 from collector.otlp._http import TRACES_PATH, Handler, HTTPError, Server
-from collector.store import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Spool, Writer
+from collector.store import DEFAULT_MAX_QUEUE_SPANS, Spool, WriteQueue
 
 __all__ = ["TRACES_PATH", "Receiver"]
 
@@ -79,13 +78,18 @@ class Receiver:
         self._body_slots = threading.BoundedSemaphore(max_concurrent_bodies)
         self._open_connections = 0
         self._token = token.encode() if token else None
-        self.queue = SpanQueue(max_queue_spans)
         kwargs = {} if max_write_spans is None else {"max_write_spans": max_write_spans}
-        # id(batch) -> its spool record, released once the store committed the batch
         self.spool = spool
-        self._records: dict[int, int] = {}
-        self._write = write
-        self.writer = Writer(self.queue, write, on_written=self._written, **kwargs)
+        self.queue: WriteQueue[SpanBatch] = WriteQueue(
+            write,
+            coalesce=coalesce,
+            size=len,
+            max_spans=max_queue_spans,
+            spool=spool,
+            autostart=False,  # start() replays the spool first
+            name="hoptrace-collect-writer",
+            **kwargs,
+        )
         self.rejected_spans = 0
         self.refused_requests = 0  # 503s
         self._lock = threading.Lock()
@@ -117,18 +121,13 @@ class Receiver:
 
     def start(self) -> Receiver:
         """Replay the spool (what an earlier run acknowledged), then write and serve."""
-        if self.spool is not None:
-            replayed, failed = self.spool.replay(self._replay)
-            if replayed or failed:
-                log.info("replayed %d spooled requests (%d segments kept in failed/)",
-                         replayed, failed)  # fmt: skip
-        self.writer.start()
+        self.queue.start(replay=lambda kind, raw: _otlp.decode(raw, kind).batch)
         self._thread.start()
         return self
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything accepted so far has been written (tests, benchmarks)."""
-        return self.writer.wait_idle(timeout)
+        return self.queue.wait_idle(timeout)
 
     def stop(self, timeout: float | None = 30.0) -> bool:
         """Stop accepting, finish in-flight requests, write everything queued.
@@ -151,10 +150,7 @@ class Receiver:
             with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RD)
         self._wait_requests(timeout)
-        self.queue.close()
-        if self.writer.is_alive():
-            self.writer.join(timeout)
-        return not self.writer.is_alive()
+        return self.queue.close(timeout)
 
     def _wait_requests(self, timeout: float | None) -> None:
         deadline = time.monotonic() + (Handler.timeout + 5 if timeout is None else timeout)
@@ -229,42 +225,22 @@ class Receiver:
         Raises HTTPError 503 when the spool cannot take it (a full disk): nothing is
         answered 200 that is not on disk.
         """
-        record = None
-        if self.spool is not None:
-            try:
-                record = self.spool.append(body, kind)
-            except OSError as exc:
-                with self._lock:
-                    self.refused_requests += 1
-                log.warning("cannot spool a request (%s); answering 503", exc)
-                raise HTTPError(
-                    503,
-                    f"the collector cannot make spans durable right now ({exc.strerror or exc}); "
-                    "retry later",
-                    {"Retry-After": str(self.retry_after)},
-                ) from None
-            self._records[id(batch)] = record
-        # Counted before the put so that wait_idle() can never see it written but not counted.
-        self.writer.note_enqueued(len(batch))
-        if self.queue.put(batch):
-            return True
-        self.writer.note_enqueued(-len(batch))
-        if record is not None:
-            self._records.pop(id(batch), None)
-            self.spool.release(record)  # type: ignore[union-attr]
-        with self._lock:
-            self.refused_requests += 1
-        return False
-
-    def _written(self, batch: SpanBatch) -> None:
-        record = self._records.pop(id(batch), None)
-        if record is not None and self.spool is not None:
-            self.spool.release(record)
-
-    def _replay(self, kind: str, body: bytes) -> None:
-        batch = _otlp.decode(body, kind).batch
-        if len(batch):
-            self._write(batch)  # synchronously, before serving: raises if the store refuses
+        try:
+            queued = self.queue.put(batch, raw=body, kind=kind)
+        except OSError as exc:
+            with self._lock:
+                self.refused_requests += 1
+            log.warning("cannot spool a request (%s); answering 503", exc)
+            raise HTTPError(
+                503,
+                f"the collector cannot make spans durable right now ({exc.strerror or exc}); "
+                "retry later",
+                {"Retry-After": str(self.retry_after)},
+            ) from None
+        if not queued:
+            with self._lock:
+                self.refused_requests += 1
+        return queued
 
     def _count_rejected(self, n: int) -> None:
         with self._lock:

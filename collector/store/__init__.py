@@ -18,10 +18,10 @@ from collector.store._connect import (
     read_connection,
     write_connection,
 )
-from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, SpanQueue, Writer, is_transient
+from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, WriteQueue, is_transient
 from collector.store._span_store import SpanStore
 from collector.store._spool import Spool
-from collector.store._writer_proc import ProcessStore, child_supported
+from collector.store._writer_proc import ProcessStore, child_supported, open_writer
 
 __all__ = [
     "DEFAULT_MAX_QUEUE_SPANS",
@@ -30,18 +30,18 @@ __all__ = [
     "NotAHoptraceStoreError",
     "ProcessStore",
     "SchemaVersionError",
-    "SpanQueue",
     "SpanStore",
     "Spool",
     "StoreBusyError",
     "StoreError",
     "StoreNotFoundError",
-    "Writer",
+    "WriteQueue",
     "attach",
     "check_version",
     "child_supported",
     "is_lock_conflict",
     "is_transient",
+    "open_writer",
     "path_lock",
     "read_connection",
     "write_connection",

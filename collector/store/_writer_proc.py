@@ -48,7 +48,7 @@ from collector.store._connect import (
     StoreError,
 )
 
-__all__ = ["ProcessStore", "child_supported"]
+__all__ = ["ProcessStore", "child_supported", "open_writer"]
 
 logger = logging.getLogger("collector")
 _NAMES_KEY = b"hoptrace.names"
@@ -64,6 +64,34 @@ _ERRORS: dict[str, type[StoreError]] = {
 def child_supported() -> bool:
     """A writer child needs inheritable pipe fds (POSIX) and a Python to run it."""
     return os.name == "posix" and bool(sys.executable)
+
+
+def open_writer(
+    db: str | Path | None = None,
+    *,
+    writer_process: bool | None = None,
+    timeout: float = WRITE_TIMEOUT_S,
+    check: bool = False,
+) -> Any:
+    """The one place that chooses how this process writes: a writer child where
+    supported (`writer_process` None or True), else a `SpanStore` here.
+
+    With `check`, the file is opened here first, so that a foreign or unreadable file
+    raises now (`hoptrace collect` refuses it before listening), not at the first write.
+    """
+    from collector.store._span_store import SpanStore
+
+    local = SpanStore(db, timeout=timeout) if check else None
+    use_child = child_supported() if writer_process is None else writer_process
+    if use_child:
+        if local is not None:
+            local.close()
+        return (
+            ProcessStore(db, timeout=timeout).start()
+            if check
+            else ProcessStore(db, timeout=timeout)
+        )
+    return local if local is not None else SpanStore(db, timeout=timeout)
 
 
 class ProcessStore:

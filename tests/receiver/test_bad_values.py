@@ -40,7 +40,7 @@ def test_a_span_past_2_63_ns_is_refused_and_its_199_neighbours_are_stored(
     assert len(stored) == 198
     assert spans[37].span_id.hex() not in stored
     assert spans[81].span_id.hex() in stored
-    assert receiver.writer.dropped_spans == 0
+    assert receiver.queue.dropped_spans == 0
 
 
 def test_end_before_start_is_clamped_and_flagged(store_receiver: tuple[Receiver, Path]) -> None:

@@ -283,7 +283,7 @@ def test_fuzz_http_outcomes_match_decoder_and_nothing_partial(tmp_path) -> None:
         assert receiver.wait_idle(60)
     finally:
         assert receiver.stop(60)
-    assert receiver.writer.dropped_spans == 0
+    assert receiver.queue.dropped_spans == 0
     stored = set(map(tuple, query("SELECT trace_id, span_id FROM spans", db=db).rows()))
     assert stored == expected
     assert statuses[400] > 100  # the mutations really do break bodies...

@@ -371,8 +371,8 @@ def test_a_failing_store_write_is_retried_per_request() -> None:
     finally:
         assert receiver.stop(10)
     assert calls == [8, 8]
-    assert receiver.writer.written_spans == 8
-    assert receiver.writer.dropped_spans == 0
+    assert receiver.queue.written_spans == 8
+    assert receiver.queue.dropped_spans == 0
 
 
 def test_connections_beyond_the_limit_get_503_not_a_thread(sink: ListSink) -> None:
@@ -446,7 +446,7 @@ def test_a_batch_the_store_never_accepts_is_dropped_and_counted_not_retried_fore
         raise RuntimeError("disk full")
 
     receiver = Receiver(broken, port=0)
-    receiver.writer._retry_delay = 0.01
+    receiver.queue._retry_delay = 0.01
     receiver.start()
     try:
         assert post(receiver.endpoint, proto_body())[0] == 200  # acknowledged once queued
@@ -454,8 +454,8 @@ def test_a_batch_the_store_never_accepts_is_dropped_and_counted_not_retried_fore
     finally:
         assert receiver.stop(10)
     assert calls == [8, 8, 8]  # the coalesced write, then per request: 3 attempts in all
-    assert receiver.writer.dropped_spans == 8
-    assert receiver.writer.written_spans == 0
+    assert receiver.queue.dropped_spans == 8
+    assert receiver.queue.written_spans == 0
 
 
 def test_requests_queued_behind_a_write_are_coalesced_into_one_write() -> None:
@@ -478,7 +478,7 @@ def test_requests_queued_behind_a_write_are_coalesced_into_one_write() -> None:
         gate.set()
         assert receiver.stop(10)
     assert sizes == [8, 32]  # the request being written, then the 4 that queued meanwhile
-    assert receiver.writer.writes == 2
+    assert receiver.queue.writes == 2
 
 
 def test_expect_100_continue_is_answered_only_for_acceptable_requests(

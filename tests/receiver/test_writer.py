@@ -1,9 +1,9 @@
-"""The writer thread's batch hygiene: pending copies superseded within a batch are left out."""
+"""The receiver's batch hygiene: pending copies superseded within a coalesced write are left out."""
 
 from __future__ import annotations
 
-from collector.ingest._batch import SpanBatch
-from collector.store._queue import SpanQueue, Writer, drop_superseded_pending
+from collector.ingest import SpanBatch, coalesce, drop_superseded_pending
+from collector.store import WriteQueue
 
 
 def _batch(rows: list[tuple[str, int | None]]) -> SpanBatch:
@@ -53,18 +53,16 @@ def test_batches_without_superseded_copies_are_passed_through_untouched() -> Non
 
 def test_writer_writes_finished_spans_and_accounts_for_dropped_copies() -> None:
     written: list[SpanBatch] = []
-    queue = SpanQueue()
-    writer = Writer(queue, written.append)
+    queue: WriteQueue[SpanBatch] = WriteQueue(
+        written.append, coalesce=coalesce, size=len, autostart=False
+    )
     # a request with the pending copies, then one with the finished spans: coalesced
     for batch in (
         _batch([("1" * 16, None), ("2" * 16, None)]),
         _batch([("1" * 16, 5), ("2" * 16, 6)]),
     ):
-        writer.note_enqueued(len(batch))
         assert queue.put(batch)
-    writer.start()
-    assert writer.wait_idle(10)
-    queue.close()
-    writer.join(10)
+    queue.start()
+    assert queue.close(10)
     assert [b.end_ns for b in written] == [[5, 6]]
-    assert (writer.written_spans, writer.enqueued_spans, writer.dropped_spans) == (4, 4, 0)
+    assert (queue.written_spans, queue.enqueued_spans, queue.dropped_spans) == (4, 4, 0)
