@@ -70,7 +70,11 @@ def span(
         model=None,
         cost_usd=None,
         agent_span_id=agent_span,
+        span_class=_CLASS.get(op),  # as the collector classifies hoptrace's own spans
     )
+
+
+_CLASS = {"invoke_agent": "agent", "chat": "llm", "execute_tool": "tool"}
 
 
 # trace

@@ -53,14 +53,9 @@ def _agent_span(tree: SpanTree, span_id: str) -> str | None:
     span = tree.by_id.get(span_id)
     if span is None:
         return None
-    if span.operation == "invoke_agent":
+    if span.span_class == "agent":
         return span_id
-    if span.agent_span_id:
-        return span.agent_span_id
-    for anc in tree.ancestors(span_id):
-        if tree.by_id[anc].operation == "invoke_agent":
-            return anc
-    return None
+    return span.agent_span_id  # derived by the collector: the nearest agent span above
 
 
 def _edges(

@@ -24,26 +24,15 @@ ICONS: dict[str, str] = {
     "span": "·",
 }
 
-_OPERATION_CATEGORY = {
-    "invoke_workflow": "workflow",
-    "invoke_agent": "agent",
-    "execute_tool": "tool",
-    "chat": "llm",
-    "text_completion": "llm",
-    "generate_content": "llm",
-    "embeddings": "llm",
-}
-
-
 def category(span: SpanRow, handoff_targets: frozenset[str] = frozenset()) -> str:
-    """workflow | agent | handoff | tool | llm | span.
+    """workflow | agent | handoff | tool | llm | span: the collector's `span_class`.
 
-    An agent span that some handoff points at is drawn as a handoff, so the hops
-    between agents stand out from agents merely called by their parent's code.
+    The class is the collector's, whatever dialect the span came in (OTel GenAI,
+    OpenInference, Traceloop...): the TUI keeps no copy of those rules. An agent span
+    that some handoff points at is drawn as a handoff, so the hops between agents stand
+    out from agents merely called by their parent's code.
     """
-    cat = _OPERATION_CATEGORY.get(span.operation or "")
-    if cat is None:
-        cat = span.kind if span.kind in ICONS else "span"
+    cat = span.span_class if span.span_class in ICONS else "span"
     if cat == "agent" and span.span_id in handoff_targets:
         return "handoff"
     return cat

@@ -93,6 +93,9 @@ class SpanRow(NamedTuple):
     model: str | None
     cost_usd: float | None
     agent_span_id: str | None = None
+    span_class: str | None = None
+    """The collector's classification (`spans.hoptrace_kind`): workflow | agent | handoff |
+    tool | llm, whichever dialect the span came in; None for a plain span."""
 
 
 @dataclass(frozen=True, slots=True)
