@@ -155,8 +155,24 @@ class WriteQueue(Generic[T]):
 
             def _one(kind: str, raw: bytes) -> None:
                 batch = replay(kind, raw)
-                if batch is not None and self._size(batch):
-                    self._write(self._coalesce([batch]))  # raises: the segment goes to failed/
+                if batch is None or not self._size(batch):
+                    return
+                attempt = 0
+                while True:
+                    try:
+                        self._write(self._coalesce([batch]))
+                        return
+                    except Exception as exc:
+                        # a full disk or a held file at start must not move acknowledged
+                        # spans to failed/: wait it out; anything else raises, and the
+                        # segment goes to failed/ so it cannot block the start
+                        if not is_transient(exc):
+                            raise
+                        if attempt % 20 == 0:
+                            log.warning("replaying the spool: store write failed (%s); "
+                                        "retrying until it succeeds", exc)  # fmt: skip
+                        time.sleep(min(self._retry_delay * (2 ** min(attempt, 5)), _MAX_BACKOFF_S))
+                        attempt += 1
 
             replayed, failed = self.spool.replay(_one)
             if replayed or failed:

@@ -146,3 +146,23 @@ def test_the_spool_keeps_what_is_not_committed_and_replays_it(tmp_path: Path) ->
     assert again.spool is not None
     again.spool.close()
     assert Spool(tmp_path / "spool").replay(lambda kind, raw: replayed.append(raw)) == (0, 0)
+
+
+def test_a_transient_failure_during_replay_is_waited_out_not_moved_to_failed(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.append(b"acknowledged", "protobuf")
+    spool.close()
+    tries: list[int] = []
+
+    def write(batch: SpanBatch) -> None:
+        tries.append(len(batch))
+        if len(tries) < 4:
+            raise OSError(28, "No space left on device")
+
+    q = _queue(write, spool=Spool(tmp_path / "spool"))
+    q.start(replay=lambda kind, raw: _batch(2))
+    assert tries == [2, 2, 2, 2]
+    assert not (tmp_path / "spool" / "failed").exists()
+    assert q.close(5)
