@@ -7,7 +7,6 @@ rules drew their agents and model calls as plain spans.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from tui_helpers import make_app, settle
