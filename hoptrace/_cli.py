@@ -39,10 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", help=_DB_HELP)
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
-    collect = sub.add_parser("collect", help="receive OTLP/HTTP spans into the store")
+    collect = sub.add_parser("collect", help="receive OTLP/HTTP and OTLP/gRPC spans into the store")
     collect.add_argument("--db", help=_DB_HELP)
     collect.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    collect.add_argument("--port", type=int, default=4318, help="port (default 4318)")
+    collect.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port (default 4318)")
+    collect.add_argument(
+        "--grpc-port", type=int, default=4317, help="OTLP/gRPC port (default 4317)"
+    )
+    collect.add_argument("--no-grpc", action="store_true", help="serve OTLP/HTTP only")
+    collect.add_argument("--no-http", action="store_true", help="serve OTLP/gRPC only")
     collect.add_argument(
         "--no-spool",
         action="store_true",

@@ -1,5 +1,5 @@
-"""The OTLP/HTTP receiver behind `hoptrace collect`: decoding, HTTP handling, admission and
-limits, the receiver's lifecycle and its CLI."""
+"""The OTLP/HTTP and OTLP/gRPC receiver behind `hoptrace collect`: decoding, HTTP and gRPC
+handling, admission and limits, the receiver's lifecycle and its CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`hoptrace collect`: run the OTLP/HTTP receiver until SIGINT/SIGTERM.
+"""`hoptrace collect`: run the OTLP/HTTP and OTLP/gRPC receiver until SIGINT/SIGTERM.
 
 While it runs this process is the trace store's single writer; the store's
 short write transactions leave the file readable by `hoptrace sql` and the TUI.
@@ -44,8 +44,20 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve `POST /v1/traces` on `--host:--port` into `--db`; exit 0 after a clean drain."""
+    """Serve `POST /v1/traces` on `--host:--port` and OTLP/gRPC on `--grpc-port` into
+    `--db`; exit 0 after a clean drain."""
     host: str = args.host
+    http_port: int | None = None if getattr(args, "no_http", False) else args.port
+    grpc_port: int | None = (
+        None if getattr(args, "no_grpc", False) else getattr(args, "grpc_port", None)
+    )
+    if http_port is None and grpc_port is None:
+        print(
+            "hoptrace collect: --no-http and --no-grpc together leave nothing to listen on; "
+            "keep at least one",
+            file=sys.stderr,
+        )
+        return 2
     token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
         print(
@@ -82,9 +94,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             spool = None if getattr(args, "no_spool", False) else Spool(f"{db}.spool")
-            receiver = Receiver(writer.write, host=host, port=args.port, token=token, spool=spool)
+            receiver = Receiver(
+                writer.write,
+                host=host,
+                port=http_port,
+                grpc_port=grpc_port,
+                token=token,
+                spool=spool,
+            )
         except OSError as exc:
-            print(f"hoptrace collect: cannot listen on {host}:{args.port}: {exc}", file=sys.stderr)
+            # the gRPC server's message names its own address; HTTP binds first
+            where = "" if "gRPC" in str(exc) else f" on {host}:{http_port}"
+            print(f"hoptrace collect: cannot listen{where}: {exc}", file=sys.stderr)
             return 1
         stop = threading.Event()
 
@@ -96,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             receiver.start()
+            served = [receiver.endpoint] if receiver.http_enabled else []
+            if receiver.grpc is not None:
+                served.append(f"gRPC {receiver.grpc_endpoint}")
             print(
-                f"hoptrace collect: listening on {receiver.endpoint} "
+                f"hoptrace collect: listening on {' and '.join(served)} "
                 f"(auth: {'bearer token' if token else 'none'}), writing to {db}",
                 file=sys.stderr,
                 flush=True,

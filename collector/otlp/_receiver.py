@@ -1,9 +1,10 @@
-"""`hoptrace collect`'s receiver: HTTP server, limits and connections, and their lifecycle.
+"""`hoptrace collect`'s receiver: HTTP and gRPC servers, limits and connections, and their lifecycle.
 
-The HTTP protocol handling is in `collector.otlp._http`; the spans go to the store's one
-write queue (`collector.store.WriteQueue`, the exporter's too), which spools each request
-before the 200 when a spool is given. `Receiver.stop()` stops accepting, lets in-flight
-requests finish, then drains the queue into the store before returning.
+The HTTP protocol handling is in `collector.otlp._http`, the gRPC one in
+`collector.otlp._grpc`; both hand their spans to `Receiver.accept`, the store's one write
+queue (`collector.store.WriteQueue`, the exporter's too), which spools each request
+before the 200 / OK when a spool is given. `Receiver.stop()` stops accepting on both,
+lets in-flight requests finish, then drains the queue into the store before returning.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from collector.ingest import SpanBatch, coalesce
 from collector.otlp import _decode as _otlp
@@ -22,22 +24,29 @@ from collector.otlp._admission import Evictable
 from collector.otlp._http import TRACES_PATH, Handler, HTTPError, Server
 from collector.store import DEFAULT_MAX_QUEUE_SPANS, Spool, WriteQueue
 
+if TYPE_CHECKING:
+    from collector.otlp._grpc import GrpcServer
+
 __all__ = ["TRACES_PATH", "Receiver"]
 
 log = logging.getLogger("hoptrace.collect")
 
 
 class Receiver:
-    """An OTLP/HTTP trace receiver feeding a single writer thread.
+    """An OTLP/HTTP and OTLP/gRPC trace receiver feeding a single writer thread.
 
     Args:
         write: Called by the writer thread with coalesced batches, typically
             `SpanStore(db).write`. It must be idempotent (retried requests re-send spans).
         host: Bind address; loopback by default.
-        port: TCP port; 0 picks a free one (see `address`).
-        token: When set, every request needs `Authorization: Bearer <token>`.
+        port: OTLP/HTTP's TCP port; 0 picks a free one (see `address`); None: no HTTP.
+        grpc_port: OTLP/gRPC's TCP port (4317 is its default); 0 picks a free one (see
+            `grpc_endpoint`); None (the default here; `hoptrace collect` serves it): no gRPC.
+        token: When set, every request needs `Authorization: Bearer <token>` (a header
+            over HTTP, metadata `authorization` over gRPC).
         max_queue_spans: Queue bound in spans; beyond it requests get 503.
-        max_body_bytes: Request size limit, before and after decompression.
+        max_body_bytes: Request size limit, before and after decompression (gRPC's
+            receive limit too: RESOURCE_EXHAUSTED past it).
         retry_after: Seconds announced in `Retry-After` on 503.
         max_connections: Open connections (= handler threads) at most. Past it the
             connection longest idle or still sending its request head is shut down to
@@ -54,7 +63,8 @@ class Receiver:
         write: Callable[[SpanBatch], None],
         *,
         host: str = "127.0.0.1",
-        port: int = 4318,
+        port: int | None = 4318,
+        grpc_port: int | None = None,
         token: str | None = None,
         max_queue_spans: int = DEFAULT_MAX_QUEUE_SPANS,
         max_body_bytes: int = _otlp.MAX_BODY_BYTES,
@@ -96,18 +106,35 @@ class Receiver:
         self._connections: dict[Handler, bool] = {}  # handler -> busy
         self._evictable: Evictable[Handler] = Evictable()  # idle, or still sending its head
         self._stopping = False
-        self._server = Server((host, port), Handler, bind_and_activate=True)
-        self._server.receiver = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="hoptrace-collect-http",
-            daemon=True,
-        )
+        if port is None and grpc_port is None:
+            raise ValueError("serve HTTP, gRPC or both: port and grpc_port are both None")
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        if port is not None:
+            self._server = Server((host, port), Handler, bind_and_activate=True)
+            self._server.receiver = self
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="hoptrace-collect-http",
+                daemon=True,
+            )
+        self.grpc: GrpcServer | None = None
+        if grpc_port is not None:
+            from collector.otlp._grpc import GrpcServer  # grpcio loads only when served
+
+            try:
+                self.grpc = GrpcServer(self, host, grpc_port)
+            except OSError:
+                if self._server is not None:
+                    self._server.server_close()
+                raise
 
     @property
     def address(self) -> tuple[str, int]:
-        """The bound (host, port)."""
+        """The bound (host, port) of OTLP/HTTP."""
+        if self._server is None:
+            raise RuntimeError("this receiver does not serve OTLP/HTTP")
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
@@ -119,10 +146,24 @@ class Receiver:
             host = f"[{host}]"
         return f"http://{host}:{port}{TRACES_PATH}"
 
+    @property
+    def http_enabled(self) -> bool:
+        return self._server is not None
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """The OTLP/gRPC target, e.g. 127.0.0.1:4317 (exporters: http://127.0.0.1:4317)."""
+        if self.grpc is None:
+            raise RuntimeError("this receiver does not serve OTLP/gRPC")
+        return self.grpc.endpoint
+
     def start(self) -> Receiver:
         """Replay the spool (what an earlier run acknowledged), then write and serve."""
         self.queue.start(replay=lambda kind, raw: _otlp.decode(raw, kind).batch)
-        self._thread.start()
+        if self._thread is not None:
+            self._thread.start()
+        if self.grpc is not None:
+            self.grpc.start()
         return self
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -140,9 +181,13 @@ class Receiver:
             True when every accepted span was written (or dropped after logged
             failures) in time.
         """
-        if self._thread.is_alive():
-            self._server.shutdown()  # no new connections are accepted after this returns
-        self._server.server_close()
+        grace = Handler.timeout + 5 if timeout is None else timeout
+        # gRPC refuses new RPCs from here on; those in flight finish meanwhile
+        grpc_done = None if self.grpc is None else self.grpc.stop(grace)
+        if self._server is not None and self._thread is not None:
+            if self._thread.is_alive():
+                self._server.shutdown()  # no new connections are accepted after this returns
+            self._server.server_close()
         with self._lock:
             self._stopping = True
             idle = [h for h, busy in self._connections.items() if not busy]
@@ -150,6 +195,9 @@ class Receiver:
             with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RD)
         self._wait_requests(timeout)
+        if grpc_done is not None and self.grpc is not None:
+            grpc_done.wait(grace + 1)
+            self.grpc.close()
         return self.queue.close(timeout)
 
     def _wait_requests(self, timeout: float | None) -> None:
@@ -210,13 +258,29 @@ class Receiver:
                 self._evictable.add(handler)
             return True
 
-    def _check_auth(self, header: str | None) -> None:
+    def authorized(self, header: str | None) -> bool:
+        """True when no token is set or `header` is `Bearer <token>` (constant-time)."""
         if self._token is None:
-            return
+            return True
         scheme, _, given = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
+        return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), self._token
-        ):
+        )
+
+    def accept(self, batch: SpanBatch, body: bytes, kind: str = "protobuf") -> bool:
+        """The one write path of both protocols: spool (durable) and queue `batch`.
+
+        Returns False when the queue is full; raises HTTPError 503 when the spool cannot
+        write. Only after True may the request be answered 200 / OK.
+        """
+        return self._enqueue(batch, body, kind)
+
+    def count_rejected(self, n: int) -> None:
+        """Count spans refused one by one (partial success)."""
+        self._count_rejected(n)
+
+    def _check_auth(self, header: str | None) -> None:
+        if not self.authorized(header):
             raise HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
 
     def _enqueue(self, batch: SpanBatch, body: bytes = b"", kind: str = "protobuf") -> bool:

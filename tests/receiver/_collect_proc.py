@@ -9,13 +9,18 @@ import sys
 import time
 from pathlib import Path
 
-_LISTENING = re.compile(r"listening on (http://\S+/v1/traces)")
+_LISTENING = re.compile(r"listening on (?:(http://\S+/v1/traces))?(?: and )?(?:gRPC (\S+))?")
 
 
 class CollectProcess:
     def __init__(self, db: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        # gRPC on a free port too unless asked otherwise: 4317 may be taken (or shared by
+        # tests running in parallel)
+        taken = any(a.startswith(("--grpc-port", "--no-grpc")) for a in extra)
+        grpc = [] if taken else ["--grpc-port", "0"]
+        cmd = [sys.executable, "-m", "hoptrace", "collect", "--port", "0", *grpc]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hoptrace", "collect", "--port", "0", "--db", str(db), *extra],
+            [*cmd, "--db", str(db), *extra],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -30,7 +35,8 @@ class CollectProcess:
             self.lines.append(line)
             match = _LISTENING.search(line)
             if match:
-                self.endpoint = match.group(1)
+                self.endpoint = match.group(1)  # None with --no-http
+                self.grpc_endpoint = match.group(2)  # host:port, None with --no-grpc
                 return
         raise RuntimeError("hoptrace collect did not start")
 
