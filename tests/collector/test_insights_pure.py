@@ -1,0 +1,250 @@
+"""The insights' maths on plain values (no DuckDB): the schedule replay, the dependency
+walk, prices, and each kind on traces whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from collector.queries import (
+    InsightRun,
+    InsightSpan,
+    ModelPrice,
+    TimedSpan,
+    compute_insights,
+    replay,
+)
+from collector.queries._insights_cost import Prices, waste
+from collector.queries._insights_model import InsightHandoff
+from collector.queries._insights_time import consumed, own_work_ns, parallel, what_if
+
+MS = 1_000_000
+
+
+def T(sid: str, parent: str | None, start: float, end: float) -> TimedSpan:
+    return TimedSpan(sid, parent, int(start * MS), int(end * MS))
+
+
+def S(sid: str, parent: str | None, start: float, end: float, **kw: object) -> InsightSpan:
+    return InsightSpan(sid, parent, int(start * MS), int(end * MS), **kw)  # type: ignore[arg-type]
+
+
+def lat_ms(spans: list[TimedSpan], scale: dict[str, float] | None = None, **kw: object) -> float:
+    return replay(spans, scale, **kw).latency_ns / MS  # type: ignore[arg-type]
+
+
+# --- the replay ------------------------------------------------------------------------
+
+
+def test_replay_unchanged_gives_back_the_recorded_times() -> None:
+    rng = random.Random(3)
+    spans = [T("r", None, 0, 1000)]
+    for i in range(60):  # a random nested tree, children inside their parents
+        parent = rng.choice(spans)
+        a = rng.uniform(parent.start_ns, parent.end_ns) / MS
+        b = rng.uniform(a, parent.end_ns / MS)
+        spans.append(T(f"s{i}", parent.span_id, a, b))
+    sched = replay(spans)
+    assert sched.latency_ns == 1000 * MS
+    for s in spans:
+        assert sched.starts[s.span_id] == pytest.approx(s.start_ns)
+        assert sched.ends[s.span_id] == pytest.approx(s.end_ns)
+
+
+def test_speeding_a_hop_off_the_critical_path_saves_until_another_path_is_critical() -> None:
+    # root waits for two concurrent agents, then does 20 ms of its own work
+    spans = [T("root", None, 0, 100), T("a", "root", 0, 60), T("b", "root", 0, 80)]
+    assert lat_ms(spans, {"b": 0.5}) == 80  # b: 80 -> 40, but a (60) is now critical
+    assert lat_ms(spans, {"b": 0.0}) == 80  # even free, b saves only 20 ms, not 80
+    assert lat_ms(spans, {"a": 0.0}) == 100  # a was never on the critical path
+    assert lat_ms(spans, {"root": 0.5}) == 90  # the root's own tail halves
+
+
+def test_sequential_siblings_shift_with_their_predecessor_and_keep_the_gap() -> None:
+    # a, then 10 ms of the parent's own work, then b; the parent's tail 10 ms
+    spans = [T("p", None, 0, 100), T("a", "p", 0, 40), T("b", "p", 50, 90)]
+    sched = replay(spans, {"a": 0.5})
+    assert sched.starts["b"] / MS == 30  # 20 (a's new end) + the 10 ms gap
+    assert sched.latency_ns / MS == 80
+    assert lat_ms(spans, {"p": 0.0}) == 80  # the parent's gap and tail become free
+
+
+def test_a_join_waits_for_every_sibling_that_ended_before_it() -> None:
+    # a and b run concurrently; c starts after both; speeding only one leaves c waiting
+    spans = [T("p", None, 0, 100), T("a", "p", 0, 50), T("b", "p", 0, 48), T("c", "p", 50, 100)]
+    assert lat_ms(spans, {"a": 0.5}) == 98  # c now waits for b (48)
+    assert lat_ms(spans, {"a": 0.5, "b": 0.5}) == 75
+
+
+def test_ignoring_a_dependency_overlaps_the_two_hops() -> None:
+    spans = [T("p", None, 0, 100), T("a", "p", 10, 40), T("b", "p", 45, 90), T("b1", "b", 50, 80)]
+    # b no longer waits for a: it starts 5 ms into p's own work, like it did after a
+    assert lat_ms(spans, ignore={"b": {"a"}}) == 60
+    assert lat_ms(spans, {"b1": 0.0}) == 70  # b's child free: b keeps its own 15 ms
+
+
+def test_a_child_still_running_at_its_parents_end_is_not_awaited() -> None:
+    spans = [T("p", None, 0, 50), T("bg", "p", 10, 200)]
+    assert lat_ms(spans) == 50
+    assert lat_ms(spans, {"bg": 0.0}) == 50
+
+
+def test_replay_survives_cycles_orphans_and_deep_chains() -> None:
+    cyc = [T("r", None, 0, 10), T("x", "y", 1, 2), T("y", "x", 1, 2)]
+    assert lat_ms(cyc) == 10
+    deep = [T("s0", None, 0, 10_000)]
+    deep += [T(f"s{i}", f"s{i - 1}", i, 10_000 - i) for i in range(1, 5000)]
+    assert lat_ms(deep) == 10_000  # no recursion limit
+    assert lat_ms(deep, {"s4999": 0.0}) == 10_000 - 2
+    orphan = [T("r", None, 0, 10), T("o", "missing", 0, 50)]
+    assert lat_ms(orphan, root="r") == 10
+
+
+def test_own_work_is_the_time_no_child_covers() -> None:
+    spans = [S("p", None, 0, 100), S("a", "p", 10, 40), S("b", "p", 30, 60), S("c", "p", 90, 120)]
+    own = own_work_ns(spans)
+    assert own["p"] / MS == 100 - 50 - 10
+    assert own["a"] / MS == 30
+
+
+# --- what-if -----------------------------------------------------------------------------
+
+
+def test_what_if_is_not_the_naive_subtraction() -> None:
+    run = InsightRun("t1", "OK", (
+        S("root", None, 0, 100, span_class="workflow"),
+        S("ra", "root", 0, 80, span_class="agent", agent_name="researcher"),
+        S("ca", "root", 0, 60, span_class="agent", agent_name="coder"),
+    ), root_span_id="root")  # fmt: skip
+    found = {i.agents[0]: i for i in what_if([run], 0.5)}
+    assert found["researcher"].saving_s == pytest.approx(0.020)
+    assert found["researcher"].details["naive_saving_s_p50"] == pytest.approx(0.040)
+    assert found["researcher"].details["saving_if_free_s_p50"] == pytest.approx(0.020)
+    assert found["coder"].saving_s == 0
+
+
+# --- parallelisable hops -------------------------------------------------------------------
+
+
+def _hops(links: list[InsightHandoff]) -> InsightRun:
+    return InsightRun("t2", "OK", (
+        S("p", None, 0, 100, span_class="agent", agent_name="orch"),
+        S("a", "p", 0, 30, span_class="tool", agent_name="orch", name="execute_tool search"),
+        S("a1", "a", 5, 25, span_class="llm", agent_name="orch"),
+        S("b", "p", 30, 60, span_class="tool", agent_name="orch", name="execute_tool fetch"),
+        S("x", "p", 60, 70, span_class="agent", agent_name="other"),
+        S("c", "p", 70, 100, span_class="agent", agent_name="writer"),
+    ), handoffs=tuple(links), root_span_id="p")  # fmt: skip
+
+
+def test_consumed_follows_handoffs_directly_transitively_and_into_subtrees() -> None:
+    assert not consumed(_hops([]), "a", "b")
+    assert consumed(_hops([InsightHandoff("a1", "b", "data")]), "a", "b")  # from inside a
+    # a -> x -> c: c consumed a's output through x
+    assert consumed(
+        _hops([InsightHandoff("a", "x", "data"), InsightHandoff("x", "c", "explicit")]), "a", "c"
+    )
+    # the parent delegating to both is not a path between them
+    assert not consumed(
+        _hops([InsightHandoff("p", "a", "delegate"), InsightHandoff("p", "b", "delegate")]),
+        "a",
+        "b",
+    )
+    # a's output reaching the parent does not make every later child dependent
+    assert not consumed(_hops([InsightHandoff("a", "p", "data")]), "a", "b")
+
+
+def test_parallel_reports_the_independent_pair_only() -> None:
+    run = _hops([InsightHandoff("b", "c", "data")])  # x sits between b and c; x -> c? no
+    found = {(i.details["first"], i.details["second"]): i for i in parallel([run])}
+    assert ("execute_tool search", "execute_tool fetch") in found
+    # fetch started 0 ms after search ended: overlapped, the run is 30 ms shorter
+    assert found[("execute_tool search", "execute_tool fetch")].saving_s == pytest.approx(0.030)
+    dep = _hops([InsightHandoff("a", "b", "data")])
+    assert ("execute_tool search", "execute_tool fetch") not in {
+        (i.details["first"], i.details["second"]) for i in parallel([dep])
+    }
+
+
+def test_a_pair_dependent_in_one_run_is_never_reported() -> None:
+    free, dep = _hops([]), _hops([InsightHandoff("a", "b", "data")])
+    dep = InsightRun("t3", dep.status, dep.spans, dep.handoffs, dep.root_span_id)
+    pairs = {(i.details["first"], i.details["second"]) for i in parallel([free, dep])}
+    assert ("execute_tool search", "execute_tool fetch") not in pairs
+
+
+# --- prices and waste --------------------------------------------------------------------
+
+
+def test_prices_resolve_spellings_and_price_cached_tokens() -> None:
+    p = ModelPrice("gpt-4o", "openai", 2.5e-6, 1e-5, 1.25e-6)
+    prices = Prices([p, ModelPrice("claude-x", "anthropic", 1e-6, 2e-6)], {"cx": "claude-x"})
+    assert prices.resolve("openai/gpt-4o") is p
+    assert prices.resolve("gpt-4o-2024-08-06") is p
+    assert prices.resolve("GPT-4o") is p
+    assert prices.resolve("cx") is prices.prices["claude-x"]
+    assert prices.resolve("nope") is None
+    assert p.cost(1000, 100, 400) == pytest.approx(400 * 1.25e-6 + 600 * 2.5e-6 + 100 * 1e-5)
+    assert p.cost(None, None, None) is None
+
+
+def test_waste_counts_retries_backoff_and_rejected_drafts() -> None:
+    run = InsightRun("t4", "OK", (
+        S("root", None, 0, 200, span_class="agent", agent_name="coder"),
+        S("f1", "root", 0, 10, span_class="llm", agent_name="coder", status="ERROR",
+          is_llm_call=True),
+        S("bo", "root", 10, 15, span_class="span", agent_name="coder"),
+        S("ok", "root", 15, 40, span_class="llm", agent_name="coder", is_llm_call=True,
+          cost_usd=0.5),
+        S("draft", "root", 40, 100, span_class="agent", agent_name="writer",
+          error_role="rejected"),
+        S("dl", "draft", 40, 100, span_class="llm", agent_name="writer", is_llm_call=True,
+          cost_usd=0.25),
+        S("rev", "root", 100, 200, span_class="agent", agent_name="reviewer", rejects=("draft",)),
+    ), root_span_id="root")  # fmt: skip
+    found = {i.details["cause"]: i for i in waste([run])}
+    assert found["retry"].saving_s == pytest.approx(0.015)  # the failed call and its backoff
+    assert found["retry"].details["count"] == 1
+    assert found["rejected"].saving_usd == pytest.approx(0.25)
+    assert found["rejected"].saving_s == pytest.approx(0.060)
+    report = compute_insights([run])
+    blame = [i for i in report.insights if i.kind == "blame"]
+    assert blame[0].agents == ("writer",)
+    assert blame[0].details["edges"] == {"writer -> reviewer (rejected)": 1}
+
+
+def test_repeated_requests_within_and_across_runs() -> None:
+    def run(tid: str, start: int, keys: list[str]) -> InsightRun:
+        calls = tuple(
+            S(f"{tid}{i}", "r", 10 * i, 10 * i + 10, span_class="llm", agent_name="a",
+              is_llm_call=True, cost_usd=0.1, request_key=k, agent_span_id="r")
+            for i, k in enumerate(keys)
+        )  # fmt: skip
+        root = S("r", None, 0, 10 * len(keys), span_class="agent", agent_name="a")
+        return InsightRun(tid, "OK", (root, *calls), root_span_id="r", start_ns=start)
+
+    runs = [run("t1", 1, ["m:x", "m:y", "m:x"]), run("t2", 2, ["m:y", "m:z"])]
+    rep = {i.details["cause"]: i for i in waste(runs)}["repeat"]
+    assert rep.details["count"] == 2  # the second x in t1, the y in t2
+    assert rep.saving_usd == pytest.approx(0.2 / 2)
+    # by agent input only, the n-th call with the same input is the same request
+    agent_keyed = [run("t1", 1, ["a:i", "a:i"]), run("t2", 2, ["a:i"])]
+    rep = {i.details["cause"]: i for i in waste(agent_keyed)}["repeat"]
+    assert rep.details["count"] == 1  # t2's first call repeats t1's first, not its second
+
+
+def test_report_ranks_by_share_of_a_run_and_validates_speedup() -> None:
+    run = InsightRun("t1", "OK", (
+        S("root", None, 0, 100, span_class="workflow"),
+        S("ra", "root", 0, 80, span_class="agent", agent_name="researcher"),
+    ), root_span_id="root", cost_usd=1.0)  # fmt: skip
+    rep = compute_insights([run], speedup=0.25)
+    assert rep.latency_p50_s == pytest.approx(0.1)
+    top = rep.insights[0]
+    assert top.kind == "what_if"
+    assert top.score == pytest.approx(0.2)
+    assert [i.score for i in rep.insights] == sorted((i.score for i in rep.insights), reverse=True)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        compute_insights([run], speedup=1.5)
+    assert compute_insights([]).insights == ()
