@@ -19,6 +19,7 @@ from collector.queries._compare import (
     RunDiff,
     RunSide,
     align_hops,
+    canonical_order,
     diff_runs,
     first_divergence,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "SqlResult",
     "TimedSpan",
     "align_hops",
+    "canonical_order",
     "check_store",
     "compare_groups",
     "compare_runs",

@@ -6,7 +6,8 @@ Method. A run is reduced to its *hop sequence*: every agent invocation (agent sp
 start order, each labelled with the agent, the agent that invoked or handed work to it
 (its caller), the agents whose data it received, and its outcome (ok, an error started
 in it, it failed with an error from elsewhere, its output was rejected, it recovered an
-error, still running). Two sequences are aligned with a global edit-distance alignment
+error, still running). Hops are taken in tree order, concurrent siblings in a
+stable order (`canonical_order`). Two sequences are aligned with a global edit-distance alignment
 (Needleman-Wunsch / weighted Levenshtein with a traceback):
 
 - same agent, caller, data sources and outcome: a match, cost 0;
@@ -27,6 +28,7 @@ runs that differ in a few hops are cheap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +44,7 @@ __all__ = [
     "RunSide",
     "agent_totals",
     "align_hops",
+    "canonical_order",
     "diff_runs",
     "first_divergence",
     "outcome_text",
@@ -84,6 +87,8 @@ class Hop:
     output_preview: str | None = None
     messages: tuple[tuple[str, str | None, str | None], ...] = ()
     """(model, input_preview, output_preview) of its model calls, when recorded."""
+    parent_hop: str | None = None
+    """Span id of the enclosing hop (the agent invocation it ran inside), if any."""
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -94,6 +99,45 @@ class Hop:
     def signature(self) -> tuple[str, str | None, tuple[str, ...], str]:
         """Everything structural; equal signatures are a plain match."""
         return (self.agent, self.caller, self.sources, self.outcome)
+
+
+def canonical_order(hops: Sequence[Hop]) -> list[Hop]:
+    """Hops in tree order, with concurrent siblings in a stable order.
+
+    Each hop is followed by the hops that ran inside it (depth first). Siblings are
+    taken in start order, except that siblings started together (a fan-out: each
+    starts before any sibling of its wave has finished) are ordered by agent, caller and
+    data sources: which of two parallel agents started a millisecond earlier is noise,
+    and would otherwise show as a divergence.
+    """
+    ids = {h.span_id for h in hops}
+    kids: dict[str | None, list[Hop]] = {}
+    for h in hops:
+        kids.setdefault(h.parent_hop if h.parent_hop in ids else None, []).append(h)
+    out: list[Hop] = []
+
+    def emit(parent: str | None) -> None:
+        for h in _waves(kids.get(parent, [])):
+            out.append(h)
+            emit(h.span_id)
+
+    emit(None)
+    return out
+
+
+def _waves(siblings: Sequence[Hop]) -> list[Hop]:
+    ordered: list[Hop] = []
+    wave: list[Hop] = []
+    first_end = math.inf  # a sibling starting after one of the wave ended is not in it
+    for h in sorted(siblings, key=lambda h: (h.start_ms, h.span_id)):
+        if wave and h.start_ms >= first_end:
+            ordered += sorted(wave, key=lambda w: (w.agent, w.caller or "", w.sources, w.start_ms))
+            wave, first_end = [], math.inf
+        wave.append(h)
+        end = math.inf if h.duration_ms is None else h.start_ms + h.duration_ms
+        first_end = min(first_end, end)
+    ordered += sorted(wave, key=lambda w: (w.agent, w.caller or "", w.sources, w.start_ms))
+    return ordered
 
 
 def pair_cost(a: Hop, b: Hop) -> float:

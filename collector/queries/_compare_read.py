@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from collector.queries._compare import Hop, RunDiff, RunSide, diff_runs
+from collector.queries._compare import Hop, RunDiff, RunSide, canonical_order, diff_runs
 from collector.queries._read import DB, Reader, _connect, _models
 
 __all__ = [
@@ -94,7 +94,7 @@ WITH hops AS (
 SELECT h.span_id, coalesce(h.agent_name, '?'), coalesce(d.caller, p.agent_name), d.sources,
        h.start_ns, h.duration_ms, h.status, h.error_role, h.error_type, h.pending, h.on_cp,
        o.cp_ms, o.calls, o.tokens, o.cost, o.errors, o.origin, o.recovered, o.origin_type,
-       o.models, h.input_preview, h.output_preview
+       o.models, h.input_preview, h.output_preview, p.agent_span_id
 FROM hops h
 LEFT JOIN own o ON o.agent_span_id = h.span_id
 LEFT JOIN handed d ON d.to_span_id = h.span_id
@@ -138,6 +138,7 @@ def _hop(r: tuple[Any, ...], run_start_ns: int) -> Hop:
         models=_models(r[19]),
         input_preview=r[20],
         output_preview=r[21],
+        parent_hop=r[22],
     )
 
 
@@ -155,7 +156,7 @@ def read_run_side(db: DB | Reader, trace_id: str, *, max_hops: int = MAX_HOPS) -
         params = {"t": trace_id, "limit": max_hops + 1, "chars": PREVIEW_CHARS}
         rows = conn.execute(_HOPS_SQL, params).fetchall()
     start = int(run[11] or 0)
-    hops = tuple(_hop(r, start) for r in rows[:max_hops])
+    hops = tuple(canonical_order([_hop(r, start) for r in rows[:max_hops]]))
     return RunSide(
         trace_id=run[0],
         name=run[1],

@@ -44,7 +44,7 @@ def hop_label(h: Hop | None) -> str:
     if h.sources:
         text += f" [data: {', '.join(h.sources)}]"
     if h.outcome != "ok":
-        text += f" ({outcome_text(h)})"
+        text += f": {outcome_text(h)}"
     return text
 
 

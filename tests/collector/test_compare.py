@@ -15,6 +15,7 @@ from collector.queries import (
     RunNotFoundError,
     RunSide,
     align_hops,
+    canonical_order,
     compare_runs,
     diff_lines,
     diff_runs,
@@ -353,3 +354,28 @@ def test_run_ids_resolve_by_prefix_and_the_previous_turn_is_found(store: Path) -
     assert previous_turn(store, RUN_BAD) == RUN_GOOD
     assert previous_turn(store, RUN_GOOD) is None
     assert previous_turn(store, RUN_OTHER) is None
+
+
+def test_parallel_siblings_get_a_stable_order_and_nested_hops_follow_their_parent() -> None:
+    def h(agent: str, start: float, dur: float | None, parent: str | None, sid: str) -> Hop:
+        return Hop(sid, agent, "orchestrator", start_ms=start, duration_ms=dur, parent_hop=parent)
+
+    orch = Hop("o", "orchestrator", start_ms=0, duration_ms=1000)
+    # A: coder started 1 ms before the researcher; B: the other way round
+    a = [orch, h("coder", 10, 500, "o", "c"), h("researcher", 11, 300, "o", "r"),
+         h("memory", 12, 5, "c", "m"), h("analyst", 320, 100, "o", "n")]  # fmt: skip
+    b = [orch, h("researcher", 10, 300, "o", "r"), h("coder", 11, 500, "o", "c"),
+         h("memory", 15, 5, "c", "m"), h("analyst", 330, 100, "o", "n")]  # fmt: skip
+    # the memory hop ran inside the coder; the analyst started after the researcher ended
+    expected = ["orchestrator", "coder", "memory", "researcher", "analyst"]
+    assert [x.agent for x in canonical_order(a)] == expected
+    assert [x.agent for x in canonical_order(b)] == expected
+    steps = align_hops(canonical_order(a), canonical_order(b))
+    assert first_divergence(steps) is None
+    # without the canonical order the same runs would seem to diverge
+    assert first_divergence(align_hops(a, b)) is not None
+    # a running sibling never ends: everything after it that started is in its wave
+    c = [orch, h("researcher", 10, None, "o", "r"), h("coder", 20, 5, "o", "c"),
+         h("analyst", 30, 5, "o", "n")]  # fmt: skip
+    assert [x.agent for x in canonical_order(c)] == ["orchestrator", "coder", "researcher",
+                                                     "analyst"]  # fmt: skip
