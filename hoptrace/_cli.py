@@ -20,6 +20,7 @@ _HANDLERS: dict[str, str] = {
     "collect": "collector.otlp._cli",
     "demo": "sample_pipelines._demo_cli",
     "tui": "tui._cli",
+    "insights": "collector.queries._insights_cli",
 }
 
 _DB_HELP = f"DuckDB file (default: ${DB_ENV} or ./{DEFAULT_DB_NAME})"
@@ -70,6 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="open the terminal UI on a trace store")
     tui.add_argument("db_path", nargs="?", metavar="DB", help=_DB_HELP)
     tui.add_argument("--db", dest="db", help=_DB_HELP)
+
+    ins = sub.add_parser(
+        "insights",
+        help="ranked changes worth making: what-if speed, parallel hops, model swaps, waste",
+        description="Rank what would pay over the finished runs of a filter: what-if speed per "
+        "agent (the span schedule replayed), parallelisable hops, model swaps priced from "
+        "model_prices, waste (retries, rejected drafts, repeated requests) and blame hot spots.",
+    )
+    ins.add_argument("--db", help=_DB_HELP)
+    ins.add_argument("--status", choices=("OK", "ERROR"), help="only runs with this status")
+    ins.add_argument("--name", help="only runs whose name contains this text")
+    ins.add_argument("--format", choices=("text", "json"), default="text")
+    ins.add_argument(
+        "--speedup",
+        type=float,
+        default=0.5,
+        help="what-if: an agent's own work this much shorter (0..1, default 0.5)",
+    )
+    ins.add_argument("--model", help="also price every agent's calls on this model")
+    ins.add_argument(
+        "--max-runs", type=int, default=500, help="newest runs to read at most (default 500)"
+    )
+    ins.add_argument("--limit", type=int, default=20, help="insights shown as text (default 20)")
     return parser
 
 
