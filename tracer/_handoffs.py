@@ -54,6 +54,8 @@ def handoff_links(
             semconv.HANDOFF_KIND: semconv.KIND_EXPLICIT,
             semconv.HANDOFF_FROM_AGENT: producer.agent,
             semconv.HANDOFF_ID: handoff_id,
+            semconv.GEN_AI_HANDOFF_SOURCE_NAME: producer.agent,
+            semconv.GEN_AI_HANDOFF_TARGET_NAME: spec.name,
         }
         if payload is not None:
             attributes[semconv.HANDOFF_PAYLOAD] = payload
@@ -73,14 +75,17 @@ def record_handoff(preview: Preview, to: str | Callable[..., Any], payload: Any)
             return None
         handoff_id = f"h{next(_handoff_ids)}"
         payload_preview = None if payload is None else preview(payload)
+        sender = frame.agent or frame
         event: dict[str, Any] = {
             semconv.HANDOFF_TO_AGENT: to_name,
             semconv.HANDOFF_ID: handoff_id,
+            # the open GenAI proposal's names (semantic-conventions-genai PR 98), for other tools
+            semconv.GEN_AI_HANDOFF_SOURCE_NAME: sender.name,
+            semconv.GEN_AI_HANDOFF_TARGET_NAME: to_name,
         }
         if payload_preview is not None:
             event[semconv.HANDOFF_PAYLOAD] = payload_preview
         frame.span.add_event(semconv.EVENT_HANDOFF, event)
-        sender = frame.agent or frame
         producer = Producer(sender.name, sender.span.get_span_context(), sender.span_id)
         with frame.run.lock:
             frame.run.explicit.setdefault(to_name, []).append(

@@ -85,6 +85,14 @@ EVENT_HANDOFF: Final = "hoptrace.handoff"
 KIND_DELEGATE: Final = "delegate"
 KIND_DATA: Final = "data"
 KIND_EXPLICIT: Final = "explicit"
+KIND_TRANSFER: Final = "transfer"
+"""A framework's transfer tool (`transfer_to_<agent>`, ADK `transfer_to_agent`, OpenAI Agents
+handoffs): the sender hands control to an agent that runs next, usually as a sibling."""
+
+# The open GenAI proposal for handoffs (semantic-conventions-genai PR 98): an `execute_tool
+# transfer_to_<agent>` span carrying these. hoptrace's own handoff() emits them too.
+GEN_AI_HANDOFF_SOURCE_NAME: Final = "gen_ai.agent.handoff.source.name"
+GEN_AI_HANDOFF_TARGET_NAME: Final = "gen_ai.agent.handoff.target.name"
 
 # Errors: where an exception started and how it travelled.
 ERROR_ROLE: Final = "hoptrace.error.role"

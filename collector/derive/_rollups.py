@@ -35,21 +35,32 @@ cp AS (SELECT trace_id, sum(own_ns) / 1e6 AS critical_path_ms FROM _cp GROUP BY 
 run AS (
     SELECT a.*, rt.name AS root_span_name, rt.service_name, rt.span_id AS root_span_id,
            rt.attributes,
+           -- the root never arrived (a framework that does not end its span when it
+           -- raises, or a parent outside this trace): the run is its top spans
+           coalesce(rt.parent_span_id, '') <> '' AS incomplete,
            -- the run's own name: the root workflow's or agent's, else the root span's
-           -- name without an operation prefix (the README's `runs` view)
+           -- name without an operation prefix (the README's `runs` view); without its
+           -- root, the service's name rather than whichever step happens to be first
            coalesce(CASE WHEN rt.span_class = 'workflow' THEN nullif(rt.workflow_name, '') END,
                     CASE WHEN rt.span_class = 'agent' THEN nullif(rt.agent_attr, '') END,
                     CASE WHEN starts_with(rt.name, '{sc.OP_WORKFLOW} ')
                            OR starts_with(rt.name, '{sc.OP_AGENT} ')
                          THEN nullif(substr(rt.name, strpos(rt.name, ' ') + 1), '') END,
+                    CASE WHEN coalesce(rt.parent_span_id, '') <> ''
+                         THEN nullif(rt.service_name, '') END,
                     rt.name) AS name,
            coalesce(rt.conversation_id, a.any_conversation) AS conversation_id,
            CASE WHEN (coalesce(rt.parent_span_id, '') = '' AND NOT coalesce(rt.pending, false))
                      OR a.pending_spans = 0
-                THEN CASE WHEN rt.status = 'ERROR' THEN 'ERROR' ELSE 'OK' END
+                -- failed: the root says so, or an agent failed and nothing recovered it
+                THEN CASE WHEN rt.status = 'ERROR' OR c.trace_id IS NOT NULL THEN 'ERROR'
+                          ELSE 'OK' END
                 ELSE 'RUNNING' END AS status
     FROM agg a JOIN _root r USING (trace_id)
     JOIN _f rt ON rt.rid = r.root_rid
+    LEFT JOIN _causes c USING (trace_id)
+    -- AutoGen traces each agent's construction on its own: not a run
+    WHERE NOT (a.span_count = 1 AND coalesce(rt.operation, '') = 'create_agent')
 )
 SELECT run.trace_id, name, root_span_name, service_name, start_ns,
        CASE WHEN status = 'RUNNING' THEN NULL ELSE last_end END AS end_ns, status, span_count,
@@ -59,13 +70,17 @@ SELECT run.trace_id, name, root_span_name, service_name, start_ns,
        root_span_id,
        CASE WHEN status = 'ERROR' THEN rc.rc_span END AS root_cause_span_id,
        CASE WHEN status = 'ERROR' THEN rc.rc_message END AS root_cause_message,
-       conversation_id, cp.critical_path_ms, pending_spans, attributes
+       conversation_id, cp.critical_path_ms, pending_spans, attributes, incomplete
 FROM run LEFT JOIN cp USING (trace_id) LEFT JOIN _causes rc USING (trace_id);
 
 CREATE OR REPLACE TEMP TABLE _agents AS
 WITH spans AS MATERIALIZED (
     SELECT f.trace_id, f.agent_name, f.span_class, f.end_eff, f.start_ns, f.outer_nm, f.is_llm,
            f.input_tokens, f.output_tokens, f.cost_usd, f.status, f.model, f.chain,
+           -- one invocation traced twice (AutoGen's native invoke_agent around
+           -- OpenInference's on_messages_stream) is one invocation
+           f.span_class = 'agent' AND NOT (f.outer_nm IS NOT DISTINCT FROM f.agent_name
+                                           AND NOT coalesce(f.native, false)) AS invocation,
            coalesce(c.own_ns, 0) AS own_ns
     FROM _f f
     LEFT JOIN _cp c ON c.rid = f.rid
@@ -79,7 +94,7 @@ inclusive AS (
 ),
 rows AS (
     SELECT trace_id, agent_name,
-           count(*) FILTER (WHERE span_class = 'agent') AS invocations,
+           count(*) FILTER (WHERE invocation) AS invocations,
            coalesce(sum((end_eff - start_ns) / 1e6) FILTER (
                WHERE span_class = 'agent' AND outer_nm IS DISTINCT FROM agent_name), 0) AS duration_ms,
            sum(own_ns) / 1e6 AS critical_path_ms,
@@ -117,7 +132,8 @@ SELECT trace_id,
        NULL AS argument, NULL AS handoff_id
 FROM (SELECT *, handoff_from_agent IS NOT NULL OR handoff_from_span_id IS NOT NULL AS told
       FROM _f WHERE span_class = 'agent')
-WHERE told OR (NOT coalesce(native, false) AND outer_sid IS NOT NULL)
+WHERE told OR (NOT coalesce(native, false) AND outer_sid IS NOT NULL
+               AND outer_nm IS DISTINCT FROM agent_name)
 UNION ALL
 -- hoptrace data handoffs: a link from the producing span
 SELECT k.trace_id, coalesce(k.l.from_agent, src.agent_name), k.agent_name,
@@ -125,21 +141,33 @@ SELECT k.trace_id, coalesce(k.l.from_agent, src.agent_name), k.agent_name,
        k.l.argument, k.l.id
 FROM _links k LEFT JOIN _f src ON src.trace_id = k.trace_id AND src.span_id = k.l.span_id
 UNION ALL
--- transfers (OpenAI Agents, OTel GenAI): the target usually runs as a later sibling
-SELECT h.trace_id, coalesce(h.handoff_from_agent, h.agent_name), h.handoff_to_agent,
-       '{sc.KIND_EXPLICIT}', h.agent_span_id, t.span_id, h.start_ns, NULL, NULL, NULL
-FROM _f h
+-- transfers (transfer tools of LangGraph, AutoGen, ADK, the OpenAI Agents SDK, GenAI PR 98):
+-- the receiving span is the target's next agent span, usually a later sibling; a transfer
+-- that does not name its target (ADK without captured arguments) goes to the next agent
+-- to start outside the sender
+SELECT h.trace_id, coalesce(h.handoff_from_agent, h.agent_name),
+       coalesce(h.handoff_to_agent, t.agent_attr), '{sc.KIND_TRANSFER}', h.agent_span_id,
+       t.span_id, h.start_ns, NULL, NULL, NULL
+FROM (SELECT * FROM _f
+      WHERE span_class = 'handoff' OR (span_class = 'tool' AND handoff_to_agent IS NOT NULL)) h
 LEFT JOIN (
     SELECT h.trace_id, h.span_id, arg_min(a.span_id, (a.start_ns, a.span_id)) AS target
     FROM _f h JOIN _f a ON a.trace_id = h.trace_id AND a.span_class = 'agent'
-         AND a.agent_attr = h.handoff_to_agent AND a.start_ns >= h.start_ns
+         AND a.start_ns >= h.start_ns
+         AND (a.agent_attr = h.handoff_to_agent
+              OR (h.handoff_to_agent IS NULL AND NOT list_contains(h.anc, a.rid)
+                  AND a.agent_attr IS DISTINCT FROM h.agent_name))
+    WHERE h.span_class IN ('handoff', 'tool')
     GROUP BY ALL
 ) g ON g.trace_id = h.trace_id AND g.span_id = h.span_id
 LEFT JOIN _f t ON t.trace_id = g.trace_id AND t.span_id = g.target
-WHERE (h.span_class = 'handoff' OR (h.span_class = 'tool' AND h.handoff_to_agent IS NOT NULL))
-  -- nested under the transfer: the delegate edge above covers it
-  AND NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
+-- nested under the transfer: the delegate edge above covers it
+WHERE NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
            AND list_contains(t.anc, h.rid))
+  -- one transfer traced twice (AutoGen: OpenInference's tool span around the native one)
+  AND NOT EXISTS (SELECT 1 FROM _f p WHERE p.trace_id = h.trace_id AND p.span_class = 'handoff'
+                  AND list_contains(h.anc, p.rid)
+                  AND p.handoff_to_agent IS NOT DISTINCT FROM h.handoff_to_agent)
 UNION ALL
 -- announced handoffs whose receiver has not (yet) linked back
 SELECT trace_id, agent_name, e.to_agent, '{sc.KIND_EXPLICIT}', span_id, NULL,

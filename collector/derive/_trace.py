@@ -50,6 +50,7 @@ DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pending", "BOOLEAN"),
     ("span_class", "VARCHAR"),
     ("native", "BOOLEAN"),
+    ("operation", "VARCHAR"),
     ("agent_attr", "VARCHAR"),
     ("agent_span_attr", "VARCHAR"),
     ("workflow_name", "VARCHAR"),
@@ -190,14 +191,16 @@ WITH refs AS (
               FROM _f WHERE rejects IS NOT NULL) r
           JOIN _f t ON t.trace_id = r.trace_id AND t.span_id = r.sid
 )
-SELECT trace_id, span_id, tpar_sid AS parent, name, start_ns, end_ns, status, marker_role,
-       marker_cause, error_type, error_message, rejects, agent_name
-FROM _f SEMI JOIN refs USING (rid)
-ORDER BY trace_id, depth, start_ns, span_id
-"""
-_FAILED_ROOTS = """
-SELECT r.trace_id, r.root_id FROM _root r JOIN _f f ON f.rid = r.root_rid
-WHERE f.status = 'ERROR'
+SELECT f.trace_id, f.span_id, f.tpar_sid AS parent, f.name, f.start_ns, f.end_ns, f.status,
+       f.marker_role, f.marker_cause, f.error_type, f.error_message, f.rejects, f.agent_name,
+       f.span_class AS cls, coalesce(f.native, false) AS native,
+       -- the parent went on working after this span ended (a later sibling started)
+       coalesce(sib.last_start > f.end_eff, false) AS continued
+FROM _f f SEMI JOIN refs USING (rid)
+LEFT JOIN (SELECT tpar, max(start_ns) AS last_start FROM _f
+           WHERE tpar IS NOT NULL AND span_class IS DISTINCT FROM 'runtime' GROUP BY tpar) sib
+  ON sib.tpar = f.tpar
+ORDER BY f.trace_id, f.depth, f.start_ns, f.span_id
 """
 _ROLE_SCHEMA = pa.schema([(c, pa.string()) for c in
                           ("trace_id", "span_id", "role", "cause", "error_type", "error_message")])  # fmt: skip
@@ -219,8 +222,7 @@ def derive(conn: duckdb.DuckDBPyConnection) -> None:
     _run(conn, _WALK)
     _run(conn, _CRITICAL_PATH)
     rows = conn.sql(_ERROR_SPANS).to_arrow_table().to_pylist() if _has_errors(conn) else []
-    roots = dict(conn.execute(_FAILED_ROOTS).fetchall()) if rows else {}
-    roles, causes = derive_errors(rows, roots)
+    roles, causes = derive_errors(rows)
     conn.register("_roles", _table(roles, _ROLE_SCHEMA))
     conn.register("_causes", _table(causes, _CAUSE_SCHEMA))
     try:

@@ -20,6 +20,7 @@ import functools
 import json
 from typing import Any
 
+from collector.ingest import _frameworks as fw
 from tracer import semconv as sc
 
 # --- the table ------------------------------------------------------------------
@@ -73,9 +74,17 @@ STRING_ATTRS: dict[str, tuple[str, ...]] = {
         "traceloop.entity.output",
         "tool_response",
     ),
-    "handoff_from_agent": (sc.HANDOFF_FROM_AGENT, "gen_ai.handoff.from_agent"),
+    "handoff_from_agent": (
+        sc.HANDOFF_FROM_AGENT,
+        sc.GEN_AI_HANDOFF_SOURCE_NAME,  # semantic-conventions-genai PR 98
+        "gen_ai.handoff.from_agent",
+    ),
     "handoff_from_span_id": (sc.HANDOFF_FROM_SPAN_ID,),
-    "handoff_to_agent": ("gen_ai.handoff.to_agent", "gen_ai.transfer.target.name"),
+    "handoff_to_agent": (
+        sc.GEN_AI_HANDOFF_TARGET_NAME,  # semantic-conventions-genai PR 98
+        "gen_ai.handoff.to_agent",
+        "gen_ai.transfer.target.name",
+    ),
     "handoff_payload": (sc.HANDOFF_PAYLOAD,),
 }
 
@@ -121,7 +130,7 @@ PREVIEW_LIMIT = 4000
 _PREVIEWS = frozenset({"input_preview", "output_preview", "handoff_payload"})
 # attributes read by the rules below besides the tables
 _EXTRA = (sc.HOPTRACE_KIND, OI_KIND, "traceloop.span.kind", "graph.node.id", sc.ERROR_TYPE,
-          "input.value", "output.value", "agent_name", "agent.name")  # fmt: skip
+          "input.value", "output.value", "agent_name", "agent.name", *fw.ATTRS)  # fmt: skip
 
 
 def _attr_names() -> tuple[str, ...]:
@@ -178,6 +187,8 @@ def _in(values: frozenset[str]) -> str:
 def _classify(n: _Names) -> str:
     return f"""CASE
     WHEN a_hk IS NOT NULL THEN a_hk
+    WHEN {fw.is_runtime()} THEN 'runtime'
+    WHEN {fw.is_transfer("a_oi")} THEN 'handoff'
     WHEN operation = {_lit(sc.OP_AGENT)} THEN
         CASE WHEN coalesce({n.val(sc.GEN_AI_AGENT_NAME)}, {n.val("agent_name")}) IS NOT NULL
              THEN 'agent' ELSE 'workflow' END
@@ -186,7 +197,9 @@ def _classify(n: _Names) -> str:
     WHEN operation IN ({_in(LLM_OPERATIONS)}) THEN 'llm'
     WHEN operation IN ({_in(HANDOFF_OPERATIONS)}) THEN 'handoff'
     WHEN upper(a_oi) = 'AGENT' THEN
-        CASE WHEN {n.val("agent.name")} IS NOT NULL THEN 'agent' ELSE 'workflow' END
+        CASE WHEN {fw.is_named_agent(n.val)} THEN 'agent'
+             WHEN {fw.is_graph_node_agent("a_oi")} THEN 'agent' ELSE 'workflow' END
+    WHEN {fw.is_graph_node_agent("a_oi")} THEN 'agent'
     WHEN upper(a_oi) IN ('LLM', 'EMBEDDING') THEN 'llm'
     WHEN upper(a_oi) = 'TOOL' THEN
         CASE WHEN starts_with(name, 'handoff to ') THEN 'handoff' ELSE 'tool' END
@@ -223,11 +236,12 @@ def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]
         f"{n.val(sc.ERROR_TYPE)} AS a_error_type",
         f"{n.val('input.value')} AS a_in_value",
         f"{n.val('output.value')} AS a_out_value",
+        *fw.columns(n.val),
     ]
     strings = {c: f"a_{c}" for c in STRING_ATTRS}
     for c in _PREVIEWS:
         strings[c] = _preview(f"a_{c}")
-    handoff_oi = "span_class = 'handoff' AND a_oi IS NOT NULL"
+    handoff_oi = "span_class = 'handoff' AND a_oi IS NOT NULL AND NOT a_x_transfer_like"
     out = {
         **{
             c: strings[c]
@@ -246,11 +260,16 @@ def promotion_sql(source: str, columns: tuple[str, ...], present: frozenset[str]
                 "handoff_payload",
             )
         },
-        "agent_attr": f"CASE WHEN span_class = 'agent' AND a_agent_attr IS NULL THEN "
-        f"coalesce(a_node, {_without_prefix('name', 'invoke_agent ')}) ELSE a_agent_attr END",
+        # a create_agent span builds an agent, it is not the agent at work
+        "agent_attr": f"CASE WHEN operation = 'create_agent' THEN NULL "
+        f"WHEN span_class = 'agent' AND a_agent_attr IS NULL THEN "
+        f"coalesce(a_node, CASE WHEN upper(a_oi) = 'AGENT' THEN {fw.agent_name_from_span_name()} END, "
+        f"{_without_prefix('name', 'invoke_agent ')}) ELSE a_agent_attr END",
         "handoff_from_agent": f"CASE WHEN {handoff_oi} THEN coalesce(a_handoff_from_agent, "
         f"{_preview('a_in_value')}) ELSE a_handoff_from_agent END",
-        "handoff_to_agent": f"CASE WHEN {handoff_oi} THEN coalesce(a_handoff_to_agent, "
+        "handoff_to_agent": "CASE WHEN span_class = 'handoff' AND a_x_transfer_like THEN "
+        "coalesce(a_handoff_to_agent, a_x_transfer_to) "
+        f"WHEN {handoff_oi} THEN coalesce(a_handoff_to_agent, "
         f"{_preview('a_out_value')}, {_without_prefix('name', 'handoff to ')}) "
         "ELSE a_handoff_to_agent END",
         "cost_usd": "a_cost",
@@ -311,7 +330,9 @@ def staged_facts(
     for ev in events:
         ename = ev.get("name")
         if ename == "exception":
-            exc = ev.get("attributes") or {}
+            ea = ev.get("attributes") or {}
+            if ea.get("exception.type") not in fw.CONTROL_FLOW_EXCEPTIONS:
+                exc = ea
         elif ename == sc.EVENT_REJECT:
             ea = ev.get("attributes") or {}
             rejects.append({"span_id": ea.get(sc.REJECT_SPAN_ID), "agent": ea.get(sc.REJECT_AGENT),

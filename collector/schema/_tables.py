@@ -18,11 +18,12 @@ public SQL API; their column names never change without a version bump.
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 6
+SCHEMA_VERSION: int = 7
 """Version of the on-disk layout (v1: raw columns only; v2, v3: per-span derived facts
 in a separate table; v4: JSON columns stored as JSON, now as text and typed in the views,
 which saves DuckDB a JSON parse per column on every insert; v6: `runs.name` is the
-run's own name, the root span's name moved to `runs.root_span_name`)."""
+run's own name, the root span's name moved to `runs.root_span_name`; v7: `runs.incomplete`,
+and the framework dialects of issue 12 re-classify older files' spans)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -129,6 +130,7 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("critical_path_ms", "DOUBLE"),
     ("pending_spans", "BIGINT"),
     ("attributes", "VARCHAR"),  # JSON text
+    ("incomplete", "BOOLEAN"),  # the root span never arrived
 )
 
 AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -224,7 +226,7 @@ SELECT trace_id, name, root_span_name, service_name, {_ts("start_ns")} AS start_
        span_count, agent_count, llm_calls, input_tokens, output_tokens, cost_usd,
        error_count, root_cause_agent, root_cause_error, start_ns, end_ns, root_span_id,
        root_cause_span_id, root_cause_message, conversation_id, critical_path_ms,
-       pending_spans, attributes::JSON AS attributes
+       pending_spans, attributes::JSON AS attributes, incomplete
 FROM runs_t
 """,
     "agents": """

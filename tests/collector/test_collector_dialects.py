@@ -210,7 +210,7 @@ def test_openai_agents_via_openinference_handoff(db: Path) -> None:
     h = collector.query(
         "SELECT from_agent, to_agent, kind, from_span_id, to_span_id FROM handoffs", db
     )
-    assert h.rows() == [("triage", "billing", "explicit", sid("triage"), sid("billing"))]
+    assert h.rows() == [("triage", "billing", "transfer", sid("triage"), sid("billing"))]
     s = spans(db)
     assert s[sid("g1")]["agent_name"] == "triage"
     assert s[sid("wf")]["agent_name"] is None  # the trace's root is not an agent
@@ -236,7 +236,7 @@ def test_openai_agents_via_otel_contrib_agent_handoff(db: Path) -> None:
     h = collector.query(
         "SELECT from_agent, to_agent, kind, from_span_id, to_span_id FROM handoffs", db
     )
-    assert h.rows() == [("triage", "billing", "explicit", sid("triage"), sid("billing"))]
+    assert h.rows() == [("triage", "billing", "transfer", sid("triage"), sid("billing"))]
     assert spans(db)[sid("chat")]["agent_name"] == "billing"
     a = collector.query("SELECT agent_name, llm_calls FROM agents ORDER BY agent_name", db)
     assert a.rows() == [("billing", 1), ("triage", 0)]

@@ -279,3 +279,65 @@ def test_openai_agents_sdk_through_openinference(
     tools = rows(db, "SELECT agent_name, tool_name FROM spans WHERE hoptrace_kind = 'tool'")
     assert tools == [{"agent_name": "billing", "tool_name": "lookup_invoice"}]
     assert rows(db, "SELECT * FROM errors") == []
+
+
+def _fake_openai_failing_billing(request: httpx.Request) -> httpx.Response:
+    """As `_fake_openai`, but billing's model answers 500 once its tool has run."""
+    body = json.loads(request.content)
+    if any(m.get("tool_call_id") == "call_tool" for m in body["messages"]):
+        return httpx.Response(
+            500, json={"error": {"message": "model backend failed", "type": "server_error"}}
+        )
+    return _fake_openai(request)
+
+
+def test_openai_agents_sdk_model_failure_fails_the_run(
+    store_receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agents_sdk = pytest.importorskip("agents")
+    import openai
+    from openai import AsyncOpenAI
+    from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-offline")
+    receiver, db = store_receiver
+    client = AsyncOpenAI(
+        api_key="sk-test-offline",
+        base_url="http://openai.invalid/v1",
+        max_retries=0,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(_fake_openai_failing_billing)),
+    )
+    model = agents_sdk.OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client)
+
+    @agents_sdk.function_tool
+    def lookup_invoice(number: str) -> str:
+        """Look an invoice up."""
+        return f"invoice {number}: paid"
+
+    billing = agents_sdk.Agent(name="billing", instructions="Answer billing questions.",
+                               model=model, tools=[lookup_invoice])  # fmt: skip
+    triage = agents_sdk.Agent(name="triage", instructions="Route the user.", model=model,
+                              handoffs=[billing])  # fmt: skip
+    provider = provider_to(receiver.endpoint, "agents-app")
+    instrumentor = OpenAIAgentsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with pytest.raises(openai.InternalServerError):
+            asyncio.run(agents_sdk.Runner.run(triage, "Is invoice 42 paid?"))
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    assert receiver.wait_idle(30)
+
+    [run] = rows(db, "SELECT * FROM runs")
+    # the SDK's workflow span ends OK: an agent failed and nothing recovered it
+    assert run["status"] == "ERROR"
+    assert run["root_cause_agent"] == "billing"
+    errors = rows(db, "SELECT span_name, agent_name, error_type, error_message, role FROM errors")
+    origin = [e for e in errors if e["role"] == "origin"]
+    assert [e["agent_name"] for e in origin] == ["billing"]
+    assert origin[0]["error_message"]
+    assert {e["role"] for e in errors} <= {"origin", "propagated"}
+    assert [
+        (h["from_agent"], h["to_agent"], h["kind"]) for h in rows(db, "SELECT * FROM handoffs")
+    ] == [("triage", "billing", "transfer")]
