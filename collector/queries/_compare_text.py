@@ -48,14 +48,15 @@ def hop_label(h: Hop | None) -> str:
     return text
 
 
-def _side_line(tag: str, s: RunSide) -> str:
-    cause = f"  root cause {s.root_cause_agent}: {s.root_cause_error}" if s.root_cause_agent else ""
+def _side_lines(tag: str, s: RunSide) -> list[str]:
     more = "  (first hops only)" if s.truncated else ""
-    return (
+    lines = [
         f"{tag}  {s.trace_id}  {s.name or '?'}  {s.status}  {fmt_ms(s.duration_ms)}"
-        f"  {fmt_cost(s.cost_usd)}  {s.llm_calls} model calls  {s.tokens} tokens"
-        f"  critical path {fmt_ms(s.critical_path_ms)}{cause}{more}"
-    )
+        f"  {fmt_cost(s.cost_usd)}  {s.llm_calls} calls  {s.tokens} tokens{more}"
+    ]
+    if s.root_cause_agent:
+        lines.append(f"   root cause: {s.root_cause_agent} ({s.root_cause_error or 'error'})")
+    return lines
 
 
 def _preview(text: str | None) -> str:
@@ -103,8 +104,8 @@ def diff_lines(diff: RunDiff) -> list[str]:
     """The whole pair comparison as text (what `hoptrace diff A B` prints)."""
     c = diff.counts
     lines = [
-        _side_line("A", diff.a),
-        _side_line("B", diff.b),
+        *_side_lines("A", diff.a),
+        *_side_lines("B", diff.b),
         f"hops: {c['match']} same, {c['changed']} changed, {c['missing']} only in A,"
         f" {c['extra']} only in B",
         "",
