@@ -21,6 +21,7 @@ _HANDLERS: dict[str, str] = {
     "demo": "sample_pipelines._demo_cli",
     "tui": "tui._cli",
     "insights": "collector.queries._insights_cli",
+    "diff": "collector.queries._diff_cli",
 }
 
 _DB_HELP = f"DuckDB file (default: ${DB_ENV} or ./{DEFAULT_DB_NAME})"
@@ -94,6 +95,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-runs", type=int, default=500, help="newest runs to read at most (default 500)"
     )
     ins.add_argument("--limit", type=int, default=20, help="insights shown as text (default 20)")
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two runs (where they diverge) or two groups of runs",
+        description="Compare two runs: align their agent hops, show the first divergence, "
+        "per-agent deltas and the critical paths. Or compare two groups of runs "
+        "(--group-by a run attribute such as variant, a runs column, or date; --split-at).",
+    )
+    diff.add_argument(
+        "runs", nargs="*", metavar="RUN", help="two run ids (a unique prefix is enough)"
+    )
+    diff.add_argument("--db", help=_DB_HELP)
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument(
+        "--group-by",
+        metavar="ATTRIBUTE",
+        help="compare groups of runs by a run attribute (variant = hoptrace.run.variant), "
+        "a runs column (name, service_name, status, conversation_id, root_cause_agent) or date",
+    )
+    diff.add_argument(
+        "--groups", nargs=2, metavar=("A", "B"), help="the two groups (default: the two largest)"
+    )
+    diff.add_argument(
+        "--split-at", metavar="DATE", help="compare the runs started before DATE with those after"
+    )
     return parser
 
 
