@@ -91,7 +91,7 @@ def _insight_lines(n: int, i: Insight) -> list[str]:
         if part
     )
     ev = i.evidence[0] if i.evidence else None
-    where = f"{ev.trace_id}" + (
+    where = (ev.trace_id if ev else "") + (
         f" spans {', '.join(ev.span_ids[:4])}" if ev and ev.span_ids else ""
     )
     return [

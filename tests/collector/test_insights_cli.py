@@ -39,7 +39,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _json(db: Path, *extra: str) -> dict[str, Any]:
     done = hoptrace("insights", "--db", str(db), "--format", "json", *extra, cwd=db.parent)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 def test_insights_on_the_demo_store(demo: Path) -> None:

@@ -36,6 +36,8 @@ class RunsScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse sort"),
         Binding("x", "clear_filters", "Clear filters"),
         Binding("d", "span_detail", "Root-cause span"),
+        # show=False: the key bar (and its snapshots) stay as they are; `?` lists it
+        Binding("i", "insights", "Insights", show=False),
         Binding("escape", "focus_list", "List", show=False),
     ]
 
@@ -100,6 +102,12 @@ class RunsScreen(Screen[None]):
     @on(RunsLoaded)
     def _counted(self) -> None:
         self.query_one("#runs-count", Label).update(f"{self.runs.count} runs")
+
+    def action_insights(self) -> None:
+        """Ranked insights over the runs the filter shows."""
+        from tui.screens.insights import InsightsScreen
+
+        self.app.push_screen(InsightsScreen(self.runs.filter))
 
     def action_span_detail(self) -> None:
         """Span detail of the selected run's root cause (or of its root span)."""
