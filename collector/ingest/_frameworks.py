@@ -39,8 +39,8 @@ METADATA = "metadata"  # OpenInference LangChain: the run's metadata as a JSON s
 MESSAGING_OPERATION = "messaging.operation"
 TOOL_TYPE = "gen_ai.tool.type"
 TRANSFER_TOOL_TYPES = ("TransferToAgentTool",)  # Google ADK
-# ADK's one tool for every target: the target is its `agent_name` argument
-GENERIC_TRANSFER_TOOLS = ("transfer_to_agent",)
+# one tool for every target, the target its `agent_name` argument: Google ADK, Strands' Swarm
+GENERIC_TRANSFER_TOOLS = ("transfer_to_agent", "handoff_to_agent")
 TRANSFER_PREFIXES = ("transfer_back_to_", "transfer_to_")
 AGENT_NAME_SUFFIXES = (".on_messages_stream", ".on_messages", ".run")  # AutoGen, smolagents
 NOT_AGENT_NODES = ("tools", "__start__", "__end__", "LangGraph")

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-_FRAMEWORKS = ("langgraph", "langgraph_supervisor", "smolagents", "autogen_agentchat", "google.adk")
+_FRAMEWORKS = (
+    "langgraph",
+    "langgraph_supervisor",
+    "smolagents",
+    "autogen_agentchat",
+    "google.adk",
+    "strands",
+)
 
 
 def _installed(module: str) -> bool:
