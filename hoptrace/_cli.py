@@ -22,6 +22,7 @@ _HANDLERS: dict[str, str] = {
     "tui": "tui._cli",
     "insights": "collector.queries._insights_cli",
     "diff": "collector.queries._diff_cli",
+    "graph": "collector.queries._graph_cli",
 }
 
 _DB_HELP = f"DuckDB file (default: ${DB_ENV} or ./{DEFAULT_DB_NAME})"
@@ -120,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--split-at", metavar="DATE", help="compare the runs started before DATE with those after"
     )
+
+    graph = sub.add_parser(
+        "graph",
+        help="print the handoff graph of one run or of every run (text, Mermaid, dot)",
+        description="Agents as boxes (invocations, wall time, cost, errors), handoffs as arrows "
+        "(count and kind; ✗ an error crossed it, ⊘ a rejection did). RUN draws one run; "
+        "without it the graph is aggregated over every run in the store.",
+    )
+    graph.add_argument(
+        "run", nargs="?", metavar="RUN", help="run id (a unique prefix is enough; default: all runs)"
+    )
+    graph.add_argument("--db", help=_DB_HELP)
+    graph.add_argument("--format", choices=("text", "mermaid", "dot"), default="text")
     return parser
 
 
