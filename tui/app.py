@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("colon", "sql", "SQL"),
         Binding("q", "quit", "Quit"),
+        # not on the key bar (it stays short at 80 columns); `?` lists it
+        Binding("ctrl+s", "screenshot", "Save an SVG screenshot", show=False),
     ]
 
     def __init__(
@@ -109,6 +112,18 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def action_screenshot(self) -> None:
+        """Save an SVG of the current screen into the working directory and say where.
+
+        Textual's own palette entry writes to ~/Downloads and fails when it is missing.
+        """
+        try:
+            path = self.save_screenshot(path=os.getcwd())
+        except OSError as exc:
+            self.notify(f"Screenshot not saved: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"Screenshot saved to {path}", title="hoptrace", timeout=8)
 
     def action_sql(self) -> None:
         """The SQL console."""
