@@ -8,7 +8,9 @@ retries), a bad token UNAUTHENTICATED, one unstorable span a partial success.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -37,8 +39,10 @@ from collector.otlp._receiver import Receiver
 from ._collect_proc import CollectProcess
 from ._helpers import post, proto_body, sdk_spans
 from .conftest import ListSink
+from .test_full_disk import small_disk as _small_disk
 
 TOKEN = "s3cret-token"
+small_disk = _small_disk  # a 16 MB tmpfs (the fixture of the HTTP full-disk test)
 
 
 def _exporter(endpoint: str, **kw) -> OTLPSpanExporter:
@@ -260,6 +264,49 @@ def test_queue_full_is_unavailable_with_retry_info_and_the_exporter_retries(
     assert sum(len(b) for b in written) == 8 * 4
 
 
+@pytest.mark.slow
+def test_spool_that_cannot_write_is_unavailable_with_retry_info(
+    small_disk: Path, sink: ListSink
+) -> None:
+    """A full disk: nothing is answered OK that is not on disk; OK again once space returns."""
+    from collector.store import Spool
+
+    spool = Spool(small_disk / "t.duckdb.spool")
+    receiver = Receiver(sink.write, port=None, grpc_port=0, spool=spool).start()
+    body = proto_body()
+    try:
+        _raw_export(receiver.grpc_endpoint, body)
+        assert receiver.wait_idle(10)
+        _fill(small_disk / "filler")
+        codes = []
+        for _ in range(5):
+            err = _code(lambda: _raw_export(receiver.grpc_endpoint, proto_body(sdk_spans())))
+            codes.append(err.code())
+            trailing = dict(err.trailing_metadata())
+            assert error_details_pb2.RetryInfo.FromString(trailing["google.rpc.retryinfo-bin"])
+        assert set(codes) == {grpc.StatusCode.UNAVAILABLE}
+        assert sink.spans == 8
+        (small_disk / "filler").unlink()
+        _raw_export(receiver.grpc_endpoint, body)
+        assert receiver.wait_idle(10)
+        assert sink.spans == 16
+    finally:
+        assert receiver.stop(10)
+        spool.close()
+
+
+def _fill(path: Path) -> None:
+    """Take every free byte of `path`'s file system (unbuffered: nothing left to flush)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+
+
 def _wait_until_taken(receiver: Receiver) -> None:
     for _ in range(1000):
         if not receiver.queue.spans:
@@ -396,3 +443,56 @@ def test_grpc_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     finally:
         first.stop(signal.SIGTERM)
         first.kill()
+
+
+@pytest.mark.slow
+def test_sigkill_under_grpc_load_then_restart_stores_every_acknowledged_span(
+    tmp_path: Path,
+) -> None:
+    """An OK over gRPC means durable too: the spool replays it after a SIGKILL."""
+    from .test_durability import _fresh, _template
+
+    db = tmp_path / "durable.duckdb"
+    template = _template()
+    proc = CollectProcess(db, "--no-http", "--grpc-port", "0")
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        assert proc.grpc_endpoint
+        with grpc.insecure_channel(proc.grpc_endpoint) as channel:
+            export = channel.unary_unary(EXPORT_METHOD)
+            while not stop.is_set():
+                body, ids = _fresh(template)
+                try:
+                    export(body, timeout=10)
+                except grpc.RpcError:
+                    if proc.proc.poll() is not None:
+                        return  # the collector is gone
+                    continue  # UNAVAILABLE (queue full): retried with new spans
+                acked.extend(ids)
+
+    senders = [threading.Thread(target=load) for _ in range(2)]
+    try:
+        for s in senders:
+            s.start()
+        deadline = time.monotonic() + 30
+        while len(acked) < 10_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.proc.send_signal(signal.SIGKILL)
+        proc.proc.communicate(timeout=30)
+    finally:
+        stop.set()
+        for s in senders:
+            s.join(30)
+        proc.kill()
+    assert len(acked) >= 2_000, "the load never got going"
+    assert list((tmp_path / "durable.duckdb.spool").glob("segment-*.log"))
+
+    again = CollectProcess(db, "--no-http", "--grpc-port", "0")  # replays before it listens
+    code, err = again.stop(signal.SIGTERM)
+    assert code == 0, err
+    missing = set(acked) - set(
+        collector.query("SELECT trace_id || span_id AS id FROM spans", db)["id"].to_list()
+    )
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged spans lost"
