@@ -1,0 +1,201 @@
+"""One connection type over the two ClickHouse engines: chdb (embedded) and a server.
+
+Every statement hoptrace runs is plain ClickHouse SQL handed to `execute` or `arrow`,
+identical for both engines, so what the chdb tests prove about the SQL holds for a
+server. Only the bulk insert differs in transport: chdb reads an Arrow table in
+process (`Python()` table function), a server receives it over HTTP (clickhouse-connect).
+
+Store URLs:
+- `chdb://PATH`: an embedded database directory (created on first use);
+- `clickhouse://[user[:password]@]host[:port]/db` (HTTP, default port 8123) and
+  `clickhouses://...` (TLS, default port 8443), or `?secure=1`; the user and password
+  default to `$CLICKHOUSE_USER` / `$CLICKHOUSE_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pyarrow as pa
+
+SCHEMES: tuple[str, ...] = ("chdb://", "clickhouse://", "clickhouses://")
+
+
+class ClickHouseError(Exception):
+    """A ClickHouse store could not be reached or refused a statement."""
+
+
+def is_clickhouse_url(db: object) -> bool:
+    """Whether a `--db` / `--store` value names a ClickHouse store rather than a DuckDB file."""
+    return isinstance(db, str) and db.startswith(SCHEMES)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed store URL."""
+
+    embedded: bool
+    path: str = ""
+    host: str = ""
+    port: int = 8123
+    database: str = "default"
+    user: str | None = None
+    password: str | None = None
+    secure: bool = False
+
+    def describe(self) -> str:
+        """The URL without its password (for messages)."""
+        if self.embedded:
+            return f"chdb://{self.path}"
+        scheme = "clickhouses" if self.secure else "clickhouse"
+        return f"{scheme}://{self.host}:{self.port}/{self.database}"
+
+
+def parse_url(url: str) -> Target:
+    """A `Target` from a store URL; raises ValueError for anything else."""
+    if url.startswith("chdb://"):
+        path = url.removeprefix("chdb://")
+        if not path:
+            raise ValueError("chdb:// needs a directory, e.g. chdb://./traces.chdb")
+        return Target(embedded=True, path=os.path.abspath(path))
+    parts = urlsplit(url)
+    if parts.scheme not in ("clickhouse", "clickhouses") or not parts.hostname:
+        raise ValueError(f"not a ClickHouse store URL: {url!r}")
+    query = parse_qs(parts.query)
+    secure = parts.scheme == "clickhouses" or query.get("secure", ["0"])[0] in ("1", "true")
+    database = parts.path.strip("/") or "default"
+    return Target(
+        embedded=False,
+        host=parts.hostname,
+        port=parts.port or (8443 if secure else 8123),
+        database=database,
+        user=unquote(parts.username) if parts.username else os.environ.get("CLICKHOUSE_USER"),
+        password=(
+            unquote(parts.password)
+            if parts.password is not None
+            else os.environ.get("CLICKHOUSE_PASSWORD")
+        ),
+        secure=secure,
+    )
+
+
+class Conn:
+    """A connection to one ClickHouse database (embedded or server)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.lock = threading.RLock()
+        if target.embedded:
+            self._session = _chdb_session(target.path)
+            self._client: Any = None
+        else:
+            self._session = None
+            self._client = _server_client(target)
+
+    def execute(self, sql: str, settings: dict[str, Any] | None = None) -> None:
+        """Run one statement that returns nothing."""
+        sql = _with_settings(sql, settings)
+        with self.lock:
+            try:
+                if self._session is not None:
+                    self._session.query(sql)
+                else:
+                    self._client.command(sql)
+            except Exception as exc:  # both engines raise their own types
+                raise ClickHouseError(str(exc).strip()) from exc
+
+    def arrow(self, sql: str, settings: dict[str, Any] | None = None) -> pa.Table:
+        """Run one query and return its rows as an Arrow table."""
+        sql = _with_settings(sql, settings)
+        with self.lock:
+            try:
+                if self._session is not None:
+                    return pa.table(self._session.query(sql, "ArrowTable"))
+                return self._client.query_arrow(sql, use_strings=True)
+            except Exception as exc:
+                raise ClickHouseError(str(exc).strip()) from exc
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one query and return its rows as tuples."""
+        table = self.arrow(sql)
+        cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        return list(zip(*cols, strict=True)) if cols else []
+
+    def insert(self, table: str, data: pa.Table) -> None:
+        """Insert an Arrow table (its column names are the target's) into `table`."""
+        if not data.num_rows:
+            return
+        with self.lock:
+            try:
+                if self._session is not None:
+                    cols = ", ".join(f"`{c}`" for c in data.column_names)
+                    # chdb's Python() table function finds `data` among this frame's locals
+                    self._session.query(f"INSERT INTO {table} ({cols}) SELECT * FROM Python(data)")
+                else:
+                    self._client.insert_arrow(table, data)
+            except Exception as exc:
+                raise ClickHouseError(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        """Close a server client; an embedded session stays open for the process."""
+        if self._client is not None:
+            self._client.close()
+
+
+def _with_settings(sql: str, settings: dict[str, Any] | None) -> str:
+    if not settings:
+        return sql
+    body = ", ".join(
+        f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items()
+    )
+    return f"{sql.rstrip().rstrip(';')} SETTINGS {body}"
+
+
+_sessions_lock = threading.Lock()
+_sessions: dict[str, Any] = {}
+
+
+def _chdb_session(path: str) -> Any:
+    """The process's chdb session on `path` (chdb runs one engine per process)."""
+    try:
+        from chdb import session as chs
+    except ImportError as exc:
+        raise ClickHouseError(
+            "chdb:// needs the ClickHouse extra: pip install 'hoptrace[clickhouse]'"
+        ) from exc
+    with _sessions_lock:
+        if path not in _sessions:
+            for other in list(_sessions):
+                _sessions.pop(other).close()
+            os.makedirs(path, exist_ok=True)
+            _sessions[path] = chs.Session(path)
+        return _sessions[path]
+
+
+def _server_client(target: Target) -> Any:
+    try:
+        import clickhouse_connect
+    except ImportError as exc:
+        raise ClickHouseError(
+            "clickhouse:// needs the ClickHouse extra: pip install 'hoptrace[clickhouse]'"
+        ) from exc
+    try:
+        return clickhouse_connect.get_client(
+            host=target.host,
+            port=target.port,
+            database=target.database,
+            username=target.user or "default",
+            password=target.password or "",
+            secure=target.secure,
+        )
+    except Exception as exc:
+        raise ClickHouseError(f"cannot reach {target.describe()}: {exc}") from exc
+
+
+def connect(url: str) -> Conn:
+    """A connection to the store `url` (see the module doc for the forms)."""
+    return Conn(parse_url(url))

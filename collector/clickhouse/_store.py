@@ -1,0 +1,106 @@
+"""ClickHouseStore: the ClickHouse store behind a `chdb://` or `clickhouse://` URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from collector.clickhouse._conn import ClickHouseError, Conn, connect
+from collector.clickhouse._otel import batch_to_otel
+from collector.clickhouse._schema import CHANGES, OTEL_TRACES, ddl
+from collector.ingest import SpanBatch
+from collector.schema import RAW_COLUMN_NAMES
+
+_COPY_CHUNK = 50_000
+
+
+class ClickHouseStore:
+    """Creates hoptrace's tables and views beside `otel_traces` (and it, if missing).
+
+    Args:
+        url: `chdb://PATH`, `clickhouse://host:8123/db` or `clickhouses://...`.
+        ttl_days: retention for tables this call creates (existing tables keep theirs).
+    """
+
+    def __init__(self, url: str, *, ttl_days: int | None = None) -> None:
+        self.url = url
+        self.conn: Conn = connect(url)
+        had_log = self._exists(CHANGES)
+        for stmt in ddl(ttl_days):
+            self.conn.execute(stmt)
+        if not had_log:
+            # rows a collector fleet wrote before the change log existed: log them once
+            self.conn.execute(
+                f"INSERT INTO {CHANGES} SELECT TraceId, min(toUnixTimestamp64Nano(Timestamp)), "
+                f"toUnixTimestamp64Nano(now64(9)) FROM {OTEL_TRACES} GROUP BY TraceId"
+            )
+
+    def _exists(self, table: str) -> bool:
+        rows = self.conn.rows(
+            f"SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"
+        )
+        return bool(rows[0][0])
+
+    def write(self, batch: SpanBatch) -> None:
+        """Insert a batch into `otel_traces` as the OTel Collector's exporter would."""
+        if len(batch):
+            self.conn.insert(OTEL_TRACES, batch_to_otel(batch))
+
+    def write_staged(self, staged: Any) -> None:  # pragma: no cover - WriteQueue protocol
+        raise ClickHouseError("a ClickHouse store takes SpanBatches (write), not staged tables")
+
+    def query(self, sql: str) -> pa.Table:
+        """Run trusted SQL (hoptrace's own); user SQL goes through `run_readonly`."""
+        return self.conn.arrow(sql)
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.conn.close()
+
+
+def copy_from_duckdb(db: str | Path, store: ClickHouseStore) -> int:
+    """Write every span of a hoptrace DuckDB file into `otel_traces`; returns the span count.
+
+    The raw OTel columns are the same ones the DuckDB store keeps for migrations, so the
+    ClickHouse side sees the spans as an OTel Collector would have delivered them.
+    """
+    import json
+
+    from collector.store import read_connection
+
+    total = 0
+    offset = 0
+    cols = ", ".join(RAW_COLUMN_NAMES)
+    while True:
+        with read_connection(db) as conn:
+            rows = conn.execute(
+                f"SELECT {cols} FROM span_t ORDER BY trace_id, span_id "
+                f"LIMIT {_COPY_CHUNK} OFFSET {offset}"
+            ).fetchall()
+        if not rows:
+            return total
+        batch = SpanBatch()
+        for r in rows:
+            rec = dict(zip(RAW_COLUMN_NAMES, r, strict=True))
+            batch.add(
+                trace_id=rec["trace_id"],
+                span_id=rec["span_id"],
+                parent_span_id=rec["parent_span_id"],
+                name=rec["name"],
+                kind=rec["kind"],
+                start_ns=rec["start_ns"],
+                end_ns=rec["end_ns"],
+                status_code=rec["status"],
+                status_message=rec["status_message"],
+                attributes=json.loads(rec["attributes"] or "{}"),
+                events=json.loads(rec["events"] or "[]"),
+                links=json.loads(rec["links"] or "[]"),
+                resource=json.loads(rec["resource"] or "{}"),
+                scope_name=rec["scope_name"],
+                scope_version=rec["scope_version"],
+            )
+        store.write(batch)
+        total += len(rows)
+        offset += len(rows)

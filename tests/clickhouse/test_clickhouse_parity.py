@@ -1,0 +1,88 @@
+"""Parity: the same traces in DuckDB and in ClickHouse (chdb) give equal rows in every view."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from parity import assert_same_views
+from test_collector_views import failed_run, recovered_run, rejected_run
+
+from collector import SpanStore
+from collector.clickhouse import ClickHouseStore, copy_from_duckdb, derive_pass
+
+
+def _both(db: Path, url: str, batches: list) -> ClickHouseStore:
+    duck = SpanStore(db)
+    ch = ClickHouseStore(url)
+    for batch in batches:
+        duck.write(batch)
+        ch.write(batch)
+    stats = derive_pass(ch.conn, lag_s=0)
+    assert stats.traces == len({t for b in batches for t in b.trace_id})
+    return ch
+
+
+def test_hand_built_traces_give_equal_views(db: Path, ch_url: str) -> None:
+    ch = _both(db, ch_url, [failed_run(), rejected_run(), recovered_run()])
+    counts = assert_same_views(db, ch)
+    assert counts["runs"] == 3
+    assert counts["errors"] > 0
+    assert counts["handoffs"] > 0
+    assert counts["llm_calls"] > 0
+
+
+def test_root_cause_on_clickhouse(db: Path, ch_url: str) -> None:
+    ch = _both(db, ch_url, [failed_run(), rejected_run(), recovered_run()])
+    rows = ch.query(
+        "SELECT name, root_cause_agent, root_cause_error FROM runs ORDER BY name"
+    ).to_pylist()
+    assert rows == [
+        {
+            "name": "article",
+            "root_cause_agent": "writer",
+            "root_cause_error": rows[0]["root_cause_error"],
+        },
+        {"name": "pipeline", "root_cause_agent": "specialist", "root_cause_error": "KeyError"},
+        {"name": "w", "root_cause_agent": None, "root_cause_error": None},
+    ]
+
+
+def test_pending_then_finished_span(db: Path, ch_url: str) -> None:
+    """A pending copy and its finished span both in otel_traces: the finished one counts."""
+    from test_collector_views import _child, _final_root, _pending_root
+
+    ch = _both(db, ch_url, [_pending_root(), _child(), _final_root()])
+    assert_same_views(db, ch)
+    assert ch.query("SELECT sum(pending_spans) AS p FROM runs").to_pylist() == [{"p": 0}]
+
+
+@pytest.mark.slow
+def test_demo_runs_give_equal_views(tmp_path: Path, ch_url: str) -> None:
+    """The demo's runs, recorded into DuckDB by the tracer, copied into otel_traces."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import tracer
+    from collector import DuckDBSpanExporter
+    from sample_pipelines.demo import DemoConfig, run_demo
+    from tracer.testing import capture_spans
+
+    db = tmp_path / "demo.duckdb"
+    provider = TracerProvider()
+    provider.add_span_processor(tracer.span_processor(DuckDBSpanExporter(db=db)))
+    with capture_spans():
+        tracer.configure(tracer_provider=provider)
+        try:
+            asyncio.run(run_demo(DemoConfig(runs=8, seed=11, fail_rate=0.9, scale=0.01,
+                                            baseline=True, turns=2), batch="parity"))  # fmt: skip
+            tracer.flush()
+        finally:
+            provider.shutdown()
+    ch = ClickHouseStore(ch_url)
+    spans = copy_from_duckdb(db, ch)
+    assert spans > 50
+    derive_pass(ch.conn, lag_s=0)
+    counts = assert_same_views(db, ch)
+    assert counts["runs"] == 16
+    assert counts["spans"] == spans
