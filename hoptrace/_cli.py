@@ -21,6 +21,7 @@ _HANDLERS: dict[str, str] = {
     "demo": "sample_pipelines._demo_cli",
     "tui": "tui._cli",
     "insights": "collector.queries._insights_cli",
+    "mcp": "hoptrace._mcp",
     "diff": "collector.queries._diff_cli",
     "graph": "collector.queries._graph_cli",
 }
@@ -96,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-runs", type=int, default=500, help="newest runs to read at most (default 500)"
     )
     ins.add_argument("--limit", type=int, default=20, help="insights shown as text (default 20)")
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the store to coding agents over the Model Context Protocol (stdio)",
+        description="A Model Context Protocol server over the store, on stdio (what MCP clients "
+        "launch): tools list_runs, run_summary, span, agents, insights, compare_runs and "
+        "read-only sql. Needs the mcp extra: pip install 'hoptrace[mcp]'.",
+    )
+    mcp.add_argument("--db", help=_DB_HELP)
+    mcp.add_argument(
+        "--http",
+        type=int,
+        metavar="PORT",
+        help="serve streamable HTTP on 127.0.0.1:PORT (path /mcp) instead of stdio",
+    )
 
     diff = sub.add_parser(
         "diff",
