@@ -172,7 +172,7 @@ class GrpcServer:
         *,
         workers: int = 4,
         max_concurrent_rpcs: int = 32,
-        max_connection_age: float = 120.0,
+        max_connection_age: float = 30.0,
         connection_grace: float = 30.0,
     ) -> None:
         self.host = host

@@ -355,6 +355,48 @@ def test_stop_answers_or_refuses_every_rpc_and_writes_everything_acknowledged(
     assert len(acked) >= 10
 
 
+def test_a_stalled_sender_holds_a_worker_only_until_its_connection_is_recycled(
+    sink: ListSink,
+) -> None:
+    """A client that opens an Export and never sends its message is cut off after the
+    connection's max age plus grace (30 s + 30 s in `hoptrace collect`; 1 s + 1 s here)."""
+    from collector.otlp._grpc import GrpcServer
+
+    receiver = Receiver(sink.write, port=0).start()  # the gRPC server is built by hand here
+    server = GrpcServer(
+        receiver, "127.0.0.1", 0, workers=1, max_connection_age=1, connection_grace=1
+    )
+    server.start()
+    release = threading.Event()
+    ended: list[grpc.StatusCode] = []
+
+    def never_sends() -> Iterator[bytes]:
+        release.wait(30)
+        yield b""
+
+    def stalled() -> None:
+        with grpc.insecure_channel(server.endpoint) as channel:
+            call = channel.stream_unary(EXPORT_METHOD)  # a unary call whose message never comes
+            try:
+                call(never_sends())
+            except grpc.RpcError as err:
+                ended.append(err.code())
+
+    try:
+        thread = threading.Thread(target=stalled)
+        thread.start()
+        thread.join(20)
+        assert ended == [grpc.StatusCode.UNAVAILABLE]  # the server ended it, no client deadline
+        _raw_export(server.endpoint, proto_body())  # the one worker serves again
+        assert receiver.wait_idle(5)
+        assert sink.spans == 8
+    finally:
+        release.set()
+        server.stop(None).wait(5)
+        server.close()
+        assert receiver.stop(10)
+
+
 # --- `hoptrace collect` serving both ---------------------------------------------------------
 
 
