@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual._path import CSSPathType
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
@@ -24,13 +25,13 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
     """Browse runs, open one as a waterfall, its error paths, its cost, any span."""
 
     TITLE = "hoptrace"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH: ClassVar[CSSPathType] = ["styles/app.tcss", "styles/graph.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
         Binding("colon", "sql", "SQL"),
         Binding("q", "quit", "Quit"),
         # not on the key bar (it stays short at 80 columns); `?` lists it
-        Binding("ctrl+s", "screenshot", "Save an SVG screenshot", show=False),
+        Binding("ctrl+s", "save_screenshot", "Save an SVG screenshot", show=False),
     ]
 
     def __init__(
@@ -113,7 +114,7 @@ class HoptraceApp(ReportsWorkerErrors, App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def action_screenshot(self) -> None:
+    def action_save_screenshot(self) -> None:
         """Save an SVG of the current screen into the working directory and say where.
 
         Textual's own palette entry writes to ~/Downloads and fails when it is missing.

@@ -17,6 +17,7 @@ from tui.layout import build_tree, cost_lines, cost_table, critical_shares, erro
 from tui.layout.columns import display_name
 from tui.layout.fmt import fmt_cost, fmt_duration, fmt_time, fmt_tokens
 from tui.messages import OpenSpan, RunLoaded, StoreChanged
+from tui.widgets.graph_view import GraphPanel
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.lines_view import LinesView
 from tui.widgets.waterfall import Waterfall
@@ -34,6 +35,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("waterfall", "Waterfall (w)"),
     ("errors", "Errors (e)"),
     ("cost", "Cost (c)"),
+    ("graph", "Graph (g)"),
 )
 
 
@@ -68,6 +70,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         Binding("w", "tab('waterfall')", "Waterfall"),
         Binding("e", "tab('errors')", "Errors"),
         Binding("c", "tab('cost')", "Cost"),
+        Binding("g", "tab('graph')", "Graph"),
     ]
 
     def __init__(self, trace_id: str) -> None:
@@ -92,6 +95,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             yield Waterfall(self.trace_id, self.hoptrace.clock, id="waterfall-view")
             yield LinesView(self.trace_id, id="errors-view")
             yield LinesView(self.trace_id, id="cost-view")
+            yield GraphPanel(id="graph-view")
         yield KeyBar()
 
     def load(self) -> None:
@@ -141,6 +145,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one(Waterfall).set_bundle(bundle, message.tree)
         self.query_one("#errors-view", LinesView).set_lines(message.error_lines)
         self.query_one("#cost-view", LinesView).set_lines(message.cost_lines)
+        self.query_one(GraphPanel).set_bundle(bundle)
 
     def _summary(self, bundle: RunBundle) -> str:
         run = bundle.run
@@ -165,7 +170,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @property
     def active_tab(self) -> str:
-        """waterfall, errors or cost."""
+        """waterfall, errors, cost or graph."""
         current = self.query_one("#tabs", ContentSwitcher).current or "waterfall-view"
         return current.removesuffix("-view")
 

@@ -38,6 +38,7 @@ class RunsScreen(Screen[None]):
         Binding("d", "span_detail", "Root-cause span"),
         # show=False: the key bar (and its snapshots) stay as they are; `?` lists it
         Binding("i", "insights", "Insights", show=False),
+        Binding("g", "graph", "Graph", show=False),
         Binding("escape", "focus_list", "List", show=False),
     ]
 
@@ -108,6 +109,12 @@ class RunsScreen(Screen[None]):
         from tui.screens.insights import InsightsScreen
 
         self.app.push_screen(InsightsScreen(self.runs.filter))
+
+    def action_graph(self) -> None:
+        """The handoff graph over the runs the filter shows."""
+        from tui.screens.graph import GraphScreen
+
+        self.app.push_screen(GraphScreen(self.runs.filter))
 
     def action_span_detail(self) -> None:
         """Span detail of the selected run's root cause (or of its root span)."""
