@@ -9,7 +9,9 @@ Answers (the OTLP/gRPC spec's codes):
   spans refused one by one (bad ids, a timestamp past 2^63 ns); their neighbours are stored.
 - INVALID_ARGUMENT: the message is not an `ExportTraceServiceRequest`; nothing is stored.
 - RESOURCE_EXHAUSTED: over the receiver's `max_body_bytes` (gRPC's own receive limit, also
-  after decompression), or more RPCs at once than `max_concurrent_rpcs`.
+  after decompression), or more RPCs at once than `max_concurrent_rpcs` (gRPC's own answer,
+  without retry info: the limit matches HTTP's 128 connections so that producers rarely
+  meet it; some exporters, Go's, retry RESOURCE_EXHAUSTED only with retry info).
 - UNAVAILABLE with retry info: the write queue is full or the spool cannot write (a full
   disk). The delay is sent both as `grpc-status-details-bin` (a `google.rpc.Status` with a
   `RetryInfo` detail, the standard form) and as `google.rpc.retryinfo-bin` (a bare
@@ -171,7 +173,7 @@ class GrpcServer:
         port: int,
         *,
         workers: int = 4,
-        max_concurrent_rpcs: int = 32,
+        max_concurrent_rpcs: int = 128,
         max_connection_age: float = 30.0,
         connection_grace: float = 30.0,
     ) -> None:
@@ -197,6 +199,9 @@ class GrpcServer:
                 ("grpc.max_send_message_length", 1 << 20),
                 # a second collector on the same port must fail, not share it silently
                 ("grpc.so_reuseport", 0),
+                # an RPC admitted but waiting for a worker buffers no more than the initial
+                # flow-control window (no bandwidth-delay probing growing it)
+                ("grpc.http2.bdp_probe", 0),
                 ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
                 ("grpc.max_connection_age_grace_ms", int(connection_grace * 1000)),
             ),

@@ -355,6 +355,34 @@ def test_stop_answers_or_refuses_every_rpc_and_writes_everything_acknowledged(
     assert len(acked) >= 10
 
 
+def test_many_producers_at_once_are_all_served(grpc_receiver: Receiver, sink: ListSink) -> None:
+    """48 exporters at once, each with 2,000 spans: queued for the 4 workers, none refused."""
+    body = proto_body(sdk_spans(n_traces=400, children=4))
+    barrier = threading.Barrier(48)
+    codes: list[grpc.StatusCode] = []
+
+    def send() -> None:
+        with grpc.insecure_channel(grpc_receiver.grpc_endpoint) as channel:
+            export = channel.unary_unary(EXPORT_METHOD)
+            channel_ready = grpc.channel_ready_future(channel)
+            channel_ready.result(timeout=10)
+            barrier.wait(10)
+            try:
+                export(body, timeout=60)
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as err:
+                codes.append(err.code())
+
+    threads = [threading.Thread(target=send) for _ in range(48)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert codes == [grpc.StatusCode.OK] * 48
+    assert grpc_receiver.wait_idle(30)
+    assert sink.spans == 48 * 2000
+
+
 def test_a_stalled_sender_holds_a_worker_only_until_its_connection_is_recycled(
     sink: ListSink,
 ) -> None:
