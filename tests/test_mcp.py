@@ -178,3 +178,38 @@ def test_help_names_the_transport_and_imports_no_sdk() -> None:
     )
     assert "stdio" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "MCP=False"
+
+
+def test_streamable_http_on_loopback(store: Path) -> None:
+    import asyncio
+    import socket
+    import time
+
+    from mcp import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hoptrace._cli", "mcp", "--db", str(store), "--http", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, cwd=store.parent,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the server is up once it accepts connections
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+
+        async def ask() -> Any:
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                return await client.call_tool("list_runs", {"limit": 2})
+
+        result = asyncio.run(ask())
+        assert _data(result)["count"] == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
