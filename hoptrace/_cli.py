@@ -17,6 +17,7 @@ from tracer._version import __version__
 # subcommand -> module whose `run(args) -> int` does the work
 _HANDLERS: dict[str, str] = {
     "sql": "collector.sql._cli",
+    "derive": "collector.clickhouse._cli",
     "collect": "collector.otlp._cli",
     "demo": "sample_pipelines._demo_cli",
     "tui": "tui._cli",
@@ -70,6 +71,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--baseline", action="store_true", help="also run the single-model baseline")
     demo.add_argument("--live", action="store_true", help="call real providers (needs API keys)")
     demo.add_argument("--db", help=_DB_HELP)
+
+    derive = sub.add_parser(
+        "derive",
+        help="derive ClickHouse traces (otel_traces) into hoptrace's tables and views",
+        description="A stateless worker for a ClickHouse store: finds the traces whose spans "
+        "arrived since its last pass, derives them with hoptrace's own derivation and writes "
+        "the rows behind the spans, runs, agents, handoffs, llm_calls and errors views. Run N "
+        "of them with --worker 0/N .. N-1/N. Needs pip install 'hoptrace[clickhouse]'.",
+    )
+    derive.add_argument(
+        "--store", required=True, help="chdb://PATH or clickhouse[s]://[user:pass@]host:port/db"
+    )
+    derive.add_argument(
+        "--worker",
+        default="0/1",
+        metavar="I/N",
+        help="this worker's share of the traces (default 0/1: all)",
+    )
+    derive.add_argument("--once", action="store_true", help="one pass, then exit")
+    derive.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between passes (default 2)"
+    )
+    derive.add_argument(
+        "--lag",
+        type=float,
+        default=5.0,
+        help="leave spans younger than this many seconds to the next pass (default 5)",
+    )
+    derive.add_argument(
+        "--ttl-days", type=int, help="retention of the tables this worker creates (default: none)"
+    )
 
     tui = sub.add_parser("tui", help="open the terminal UI on a trace store")
     tui.add_argument("db_path", nargs="?", metavar="DB", help=_DB_HELP)

@@ -18,7 +18,7 @@ from collector.clickhouse._conn import (
     parse_url,
 )
 from collector.clickhouse._otel import as_string, batch_to_otel, otel_to_batch, typed
-from collector.clickhouse._readonly import run_readonly
+from collector.clickhouse._readonly import ReadOnlyRefused, check_readonly, run_readonly
 from collector.clickhouse._schema import OTEL_TRACES, ddl, views
 from collector.clickhouse._store import ClickHouseStore, copy_from_duckdb
 from collector.clickhouse._worker import PassStats, derive_pass, derive_traces, watermark
@@ -30,9 +30,11 @@ __all__ = [
     "ClickHouseStore",
     "Conn",
     "PassStats",
+    "ReadOnlyRefused",
     "Target",
     "as_string",
     "batch_to_otel",
+    "check_readonly",
     "connect",
     "copy_from_duckdb",
     "ddl",

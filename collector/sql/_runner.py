@@ -89,6 +89,8 @@ def run_guarded(
     """
     import pyarrow as pa
 
+    if isinstance(db, str) and db.startswith(_CLICKHOUSE_SCHEMES):
+        return _run_clickhouse(sql, db, params, max_rows)
     statement = check(sql)
     try:
         with sandboxed_read_connection(db) as conn:
@@ -109,6 +111,26 @@ def run_guarded(
             return pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows + 1)
     except duckdb.PermissionException as exc:
         raise Refused(f"refused by DuckDB: {exc}") from None
+
+
+_CLICKHOUSE_SCHEMES = ("chdb://", "clickhouse://", "clickhouses://")
+
+
+def _run_clickhouse(
+    sql: str, url: str, params: list[Any] | dict[str, Any] | None, max_rows: int | None
+) -> pa.Table:
+    """A ClickHouse store: its own walls (collector.clickhouse._readonly: readonly=1)."""
+    from collector.clickhouse import ClickHouseError, ReadOnlyRefused, run_readonly
+    from collector.store import StoreError
+
+    if params:
+        raise Refused("query parameters are not supported on a ClickHouse store")
+    try:
+        return run_readonly(sql, url, max_rows)
+    except ReadOnlyRefused as exc:
+        raise Refused(str(exc)) from None
+    except ClickHouseError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def query(
