@@ -45,7 +45,7 @@ from collector.queries._runs import _where
 from collector.queries._types import RunFilter
 
 MAX_RUNS = 500
-MAX_SPANS = 100_000
+MAX_SPANS = 50_000
 
 
 def compute_insights(

@@ -7,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from collector.queries._insights_dag import latency_ns
+from collector.queries._insights_dag import latency_ns, prepare
 from collector.queries._insights_model import (
     Insight,
     InsightEvidence,
@@ -257,7 +257,7 @@ def waste(runs: Sequence[InsightRun]) -> list[Insight]:
         spent_s = usd = 0.0
         for trace_id, spans in per_run.items():
             run = by_trace[trace_id]
-            timed = [s.timed() for s in run.spans]
+            timed = prepare([s.timed() for s in run.spans], run.root_span_id)
             base = latency_ns(timed, root=run.root_span_id)
             new = latency_ns(timed, {s.span_id: 0.0 for s in spans}, root=run.root_span_id)
             secs[trace_id] = (base - new) / NS

@@ -30,7 +30,7 @@ import heapq
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-__all__ = ["Schedule", "TimedSpan", "main_root", "replay"]
+__all__ = ["Plan", "Schedule", "TimedSpan", "latency_ns", "main_root", "prepare", "replay"]
 
 
 class TimedSpan(NamedTuple):
@@ -76,8 +76,38 @@ def _children(spans: Sequence[TimedSpan]) -> dict[str | None, list[TimedSpan]]:
     return kids
 
 
+class Plan(NamedTuple):
+    """A run's spans arranged for replaying (children in start order), made once per run."""
+
+    kids: dict[str | None, list[TimedSpan]]
+    by_id: dict[str, TimedSpan]
+    root: str | None
+
+
+def prepare(spans: Sequence[TimedSpan], root: str | None = None) -> Plan:
+    """Arrange `spans` once for many replays (each insight replays a run several times)."""
+    return Plan(_children(spans), {s.span_id: s for s in spans}, main_root(spans, root))
+
+
+class _Frame:
+    """One open span of the replay: its children in start order, the next one to place, a
+    heap of placed children by recorded end (those that ended before the next child
+    started become its dependencies), and the running maxima over them."""
+
+    __slots__ = ("dep_end", "dep_end_new", "done", "i", "kids", "placed", "span")
+
+    def __init__(self, span: TimedSpan, kids: list[TimedSpan], start: float) -> None:
+        self.span = span
+        self.kids = kids
+        self.i = 0
+        self.placed: list[tuple[int, str]] = []
+        self.dep_end = span.start_ns  # recorded ready time so far
+        self.dep_end_new = start
+        self.done: list[str] = []
+
+
 def replay(
-    spans: Sequence[TimedSpan],
+    spans: Sequence[TimedSpan] | Plan,
     scale: Mapping[str, float] | None = None,
     ignore: Mapping[str, Collection[str]] | None = None,
     root: str | None = None,
@@ -88,31 +118,16 @@ def replay(
     never reached from a root and are left out. Iterative, so a deep trace cannot
     hit Python's recursion limit.
     """
+    plan = spans if isinstance(spans, Plan) else prepare(spans, root)
     scale = scale or {}
     ignore = ignore or {}
-    kids = _children(spans)
-    by_id = {s.span_id: s for s in spans}
+    kids = plan.kids
     starts: dict[str, float] = {}
     ends: dict[str, float] = {}
 
-    # One frame per open span: its children in start order, the next one to place,
-    # a heap of placed children by recorded end (those that ended before the next
-    # child started become its dependencies), and the running maxima over them.
-    class _Frame:
-        __slots__ = ("dep_end", "dep_end_new", "done", "i", "kids", "placed", "span")
-
-        def __init__(self, span: TimedSpan) -> None:
-            self.span = span
-            self.kids = kids.get(span.span_id, [])
-            self.i = 0
-            self.placed: list[tuple[int, str]] = []
-            self.dep_end = span.start_ns  # recorded ready time so far
-            self.dep_end_new = starts[span.span_id]
-            self.done: list[str] = []
-
     for top in kids.get(None, []):
         starts[top.span_id] = float(top.start_ns)
-        stack = [_Frame(top)]
+        stack = [_Frame(top, kids.get(top.span_id, []), starts[top.span_id])]
         while stack:
             fr = stack[-1]
             p = fr.span
@@ -134,7 +149,7 @@ def replay(
                 else:
                     ready = fr.dep_end_new
                 starts[c.span_id] = ready + f * lag
-                stack.append(_Frame(c))
+                stack.append(_Frame(c, kids.get(c.span_id, []), starts[c.span_id]))
                 continue
             # every child placed: the span ends after the children it awaited, plus its tail
             awaited = [k for k in fr.kids if k.end_ns <= p.end_ns and k.span_id in ends]
@@ -145,13 +160,13 @@ def replay(
             if stack:
                 parent = stack[-1]
                 heapq.heappush(parent.placed, (p.end_ns, p.span_id))
-    rid = root if root in ends else main_root(spans)
-    latency = ends[rid] - by_id[rid].start_ns if rid is not None and rid in ends else 0.0
+    rid = root if root in ends else plan.root
+    latency = ends[rid] - plan.by_id[rid].start_ns if rid is not None and rid in ends else 0.0
     return Schedule(starts, ends, latency)
 
 
 def latency_ns(
-    spans: Sequence[TimedSpan],
+    spans: Sequence[TimedSpan] | Plan,
     scale: Mapping[str, float] | None = None,
     ignore: Mapping[str, Collection[str]] | None = None,
     root: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from collector.queries._insights_dag import latency_ns
+from collector.queries._insights_dag import latency_ns, prepare
 from collector.queries._insights_model import (
     Insight,
     InsightEvidence,
@@ -49,7 +49,7 @@ def what_if(runs: Sequence[InsightRun], speedup: float) -> list[Insight]:
     factor = max(0.0, 1.0 - speedup)
     per_agent: dict[str, list[tuple[str, float, float, float, tuple[str, ...]]]] = defaultdict(list)
     for run in runs:
-        timed = [s.timed() for s in run.spans]
+        timed = prepare([s.timed() for s in run.spans], run.root_span_id)
         base = latency_ns(timed, root=run.root_span_id)
         own = own_work_ns(run.spans)
         agents: dict[str, list[InsightSpan]] = defaultdict(list)
@@ -208,7 +208,7 @@ def parallel(runs: Sequence[InsightRun]) -> list[Insight]:
         rows = []
         for trace_id, pairs in per_run.items():
             run = by_trace[trace_id]
-            timed = [s.timed() for s in run.spans]
+            timed = prepare([s.timed() for s in run.spans], run.root_span_id)
             base = latency_ns(timed, root=run.root_span_id)
             ignore: dict[str, set[str]] = defaultdict(set)
             for a_id, b_id in pairs:
