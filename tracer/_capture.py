@@ -34,9 +34,12 @@ SENSITIVE_KEY_PARTS: tuple[str, ...] = (
 )
 """A mapping key containing one of these (case-insensitive) has its value redacted.
 
-Numbers and booleans are kept (so `max_tokens` and `input_tokens` stay readable);
-strings, bytes and containers under such keys are replaced by `[REDACTED]`.
+Strings, bytes, containers and numbers under such keys are replaced by `[REDACTED]`
+(a PIN or numeric password is a secret too); booleans, and numbers under count-like
+keys (`max_tokens`, `input_tokens`, `token_count`), are kept. A `("password", v)`
+pair (a list of header or form tuples) is treated like a mapping entry.
 """
+COUNT_KEY_PARTS: tuple[str, ...] = ("tokens", "_count", "count_", "_len", "length")
 
 # API-key-like strings. Reasonable rather than exhaustive: the well-known key
 # prefixes, bearer tokens, JWTs, and long unbroken hex/base64 runs that look
@@ -47,13 +50,26 @@ strings, bytes and containers under such keys are replaced by `[REDACTED]`.
 _PREFIXED: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     # (characters one of which every match contains, literal prefixes, pattern).
     # Testing single characters first is a memchr; most text has none of them.
-    ("-", ("sk-",), re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")),  # OpenAI / Anthropic style
+    # OpenAI / Anthropic style, also as providers echo them back masked ("sk-proj-ab***yz")
+    (
+        "-",
+        ("sk-",),
+        re.compile(r"\bsk-(?:[A-Za-z0-9_\-]{16,}|(?=[A-Za-z0-9_\-*]*[0-9*])[A-Za-z0-9_\-*]{8,})"),
+    ),
     ("A", ("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),  # AWS key id
     ("_", ("gh",), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),  # GitHub tokens
     ("-", ("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),  # Slack tokens
     ("A", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),  # Google API keys
     ("rR", ("earer", "EARER"), re.compile(r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}")),
     ("J", ("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+)
+# Credentials inside URLs (postgres://user:PASS@host) and "password=..." in free
+# text, e.g. an exception message. Each runs only if its cheap trigger is present.
+_DSN = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)([^\s@/]+)(@)")
+_ASSIGN_TRIGGERS = ("pass", "pwd", "secret", "api_key", "apikey", "api-key", "token")
+_ASSIGN = re.compile(
+    r"(?i)(\b(?:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
+    r"\b[\"']?\s*[=:]\s*)([\"']?)([^\s\"',;&)}\]]+)"
 )
 MIN_GENERIC_SECRET = 32
 """A hex or mixed-case alphanumeric run this long (with digits) is treated as a secret."""
@@ -76,6 +92,12 @@ def _generic_secret(match: re.Match[str]) -> str:
     if _UPPER.search(core) and _LOWER.search(core):
         return REDACTED  # mixed-case base64/base62: generated keys
     return run
+
+
+def _assigned(match: re.Match[str]) -> str:
+    if match.group(3) == REDACTED:
+        return match.group()
+    return match.group(1) + match.group(2) + REDACTED
 
 
 def _long_word_with_digit(text: str) -> bool:
@@ -127,6 +149,10 @@ def redact_text(text: str) -> str:
             if trigger in text:
                 text = pattern.sub(REDACTED, text)
                 break
+    if "://" in text and "@" in text:
+        text = _DSN.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
+    if ("=" in text or ":" in text) and any(t in text.lower() for t in _ASSIGN_TRIGGERS):
+        text = _ASSIGN.sub(_assigned, text)
     # Generic secrets are long whitespace-free runs containing digits: cheap
     # C-level checks rule out most prose (and "xxxx" filler) before the regex.
     if n >= MIN_GENERIC_SECRET and _long_word_with_digit(text):
@@ -172,7 +198,7 @@ class Previewer:
 
     def attribute(self, key: str, value: Any) -> Any:
         """A user-given attribute value: kept if OTel accepts it, secrets redacted either way."""
-        if self._sensitive(key) and not isinstance(value, (bool, int, float)):
+        if self._sensitive(key) and not self._keeps(key, value):
             return REDACTED
         if isinstance(value, str):
             return self._str(value)
@@ -204,6 +230,16 @@ class Previewer:
                 self._key_cache[key] = known
         return known
 
+    @staticmethod
+    def _keeps(key: str, value: Any) -> bool:
+        """Whether a value under a sensitive key is shown anyway: flags and counts."""
+        if isinstance(value, bool):
+            return True
+        if isinstance(value, (int, float)):
+            low = key.lower()
+            return any(part in low for part in COUNT_KEY_PARTS)
+        return False
+
     def _walk(self, value: Any, depth: int) -> Any:
         # Fast path for the common scalar types; exact type checks so that a
         # str/int subclass with a surprising __str__ goes the careful way.
@@ -217,6 +253,15 @@ class Previewer:
         if isinstance(value, Mapping):
             return self._mapping(value.items(), len(value), depth)
         if isinstance(value, (list, tuple, set, frozenset)):
+            if (
+                len(value) == 2
+                and isinstance(value, (list, tuple))
+                and type(value[0]) is str
+                and value[1] is not None
+                and self._sensitive(value[0])
+                and not self._keeps(value[0], value[1])
+            ):
+                return [value[0], REDACTED]  # ("password", v): a key/value pair
             out: list[Any] = []
             for i, item in enumerate(value):
                 if i >= MAX_ITEMS:
@@ -240,7 +285,7 @@ class Previewer:
                 out["…"] = f"+{size - MAX_ITEMS} keys"
                 break
             key = k if isinstance(k, str) else _short_repr(k)
-            if self._sensitive(key) and not isinstance(v, (bool, int, float)) and v is not None:
+            if v is not None and self._sensitive(key) and not self._keeps(key, v):
                 out[key] = REDACTED
             else:
                 out[key] = self._walk(v, depth + 1)

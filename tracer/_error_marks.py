@@ -5,17 +5,28 @@ marked with that span's id. An ancestor that sees the same (marked) object is
 a `propagated` span pointing at the origin; so is a span that raises a new
 exception whose `__cause__`/`__context__` chain holds a marked one, or that
 fails after it (or something it ran) `reject()`-ed another agent's output.
+
+Every text of an exception that lands on a span (`hoptrace.error.message`, the
+status description, the `exception` event's message and stack trace, the recovered
+messages) is redacted like argument previews, and the recorded stack trace leaves
+out hoptrace's own frames (its wrappers), so it starts at the user's code; the
+exception object the user catches is not touched.
 """
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections import OrderedDict
 from threading import Lock
 
 from opentelemetry.trace import Status, StatusCode
 
 from . import semconv
+from ._capture import redact_text
 from ._state import Frame
+
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 _MARK = "__hoptrace_origin__"
 # Exceptions that refuse attributes (rare: __slots__ subclasses) are remembered
@@ -117,10 +128,11 @@ def record_error(frame: Frame, exc: BaseException) -> None:
         span.set_attribute(semconv.ERROR_ROLE, semconv.ROLE_PROPAGATED)
         span.set_attribute(semconv.ERROR_CAUSE_SPAN_ID, origin)
     error_type = type(exc).__name__
-    message = _message(exc)
+    redact = frame.owner._previewer.redact
+    message = _message(exc, redact)
     span.set_attribute(semconv.ERROR_TYPE, error_type)
     span.set_attribute(semconv.ERROR_MESSAGE, message)
-    span.record_exception(exc)
+    span.add_event("exception", _exception_attributes(exc, message, redact))
     span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}" if message else error_type))
     parent = frame.parent
     if parent is not None:
@@ -136,13 +148,49 @@ def record_recovered(frame: Frame) -> None:
     span.set_attribute(semconv.ERROR_ROLE, semconv.ROLE_RECOVERED)
     span.set_attribute(semconv.RECOVERED_SPAN_IDS, [e[0] for e in errors])
     span.set_attribute(semconv.RECOVERED_TYPES, [e[1] for e in errors])
-    span.set_attribute(semconv.RECOVERED_MESSAGES, [e[2] for e in errors])
+    redact = frame.owner._previewer.redact
+    messages = [redact_text(e[2]) if redact else e[2] for e in errors]
+    span.set_attribute(semconv.RECOVERED_MESSAGES, messages)
     span.set_status(Status(StatusCode.OK))
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, redact: bool = True) -> str:
     try:
         text = str(exc)
     except Exception:
         return f"<{type(exc).__name__}: str() failed>"
-    return text if len(text) <= 2000 else text[:2000] + "…"
+    text = text if len(text) <= 2000 else text[:2000] + "…"
+    return redact_text(text) if redact else text
+
+
+def _exception_attributes(exc: BaseException, message: str, redact: bool) -> dict[str, str]:
+    """What `Span.record_exception` records, redacted and without hoptrace's frames."""
+    module = type(exc).__module__
+    qualname = type(exc).__qualname__
+    return {
+        "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+        "exception.message": message,
+        "exception.stacktrace": user_stacktrace(exc, redact),
+        "exception.escaped": "False",
+    }
+
+
+def user_stacktrace(exc: BaseException, redact: bool = True) -> str:
+    """The formatted traceback of `exc` (with its chain) minus frames inside `tracer/`."""
+    try:
+        te = traceback.TracebackException.from_exception(exc, capture_locals=False)
+        seen: set[int] = set()
+        stack: list[traceback.TracebackException] = [te]
+        while stack:  # the __cause__ / __context__ chain and exception-group members
+            node = stack.pop()
+            if id(node) in seen or len(seen) > _CHAIN_LIMIT * 4:
+                continue
+            seen.add(id(node))
+            frames = [f for f in node.stack if not f.filename.startswith(_OWN_DIR)]
+            node.stack = traceback.StackSummary.from_list(frames)
+            stack += [n for n in (node.__cause__, node.__context__) if n is not None]
+            stack += getattr(node, "exceptions", None) or []
+        text = "".join(te.format())
+    except Exception:
+        text = "".join(traceback.format_exception(exc))
+    return redact_text(text) if redact else text

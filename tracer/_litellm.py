@@ -10,6 +10,11 @@ exception, its origin. Streams are wrapped: the span ends when the stream is
 exhausted, with usage from the last chunk (or counted with litellm's
 tokenizer) and the cost litellm computed for the stream.
 
+Content (tracer._llm): the request's system instructions, messages and tools are
+recorded when the call starts (so a failed call keeps them), request parameters
+always, and the reply when it returns; a stream's reply once assembled from its
+chunks (text, tool-call fragments, finish reason), also when it fails midway.
+
 Only calls made inside a traced span are recorded. `import tracer` never
 imports litellm: `install()` patches it if it is already imported, else adds a
 one-shot import hook that patches it right after it is first imported.
@@ -26,7 +31,8 @@ from types import ModuleType
 from typing import Any, cast
 
 from . import semconv
-from ._llm import record, start_llm
+from ._llm import content_enabled, record, start_llm
+from ._redact_messages import Content, StreamedReply, record_request
 from ._state import Frame, current_frame, log_once
 
 _MARK = "__hoptrace_wrapped__"
@@ -113,26 +119,45 @@ def _provider_hint(model: str, kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def _start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Frame | None:
+def _start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Frame, Content] | None:
     parent = current_frame()
     if parent is None:
         return None
     model = _model_of(args, kwargs)
-    return start_llm(parent.owner, model, _provider_hint(model, kwargs))
+    frame = start_llm(parent.owner, model, _provider_hint(model, kwargs))
+    if frame is None:
+        return None
+    owner = frame.owner
+    content = Content(owner._previewer, content_enabled(owner) and _call_capture(kwargs))
+    try:
+        record_request(frame.span, kwargs)
+        if content.enabled:
+            messages = kwargs.get("messages", args[1] if len(args) > 1 else None)
+            content.record(frame.span, input=messages, tools=kwargs.get("tools"))
+    except Exception as exc:
+        log_once("could not record a litellm request", exc)
+    return frame, content
+
+
+def _call_capture(kwargs: dict[str, Any]) -> bool:
+    # per call: completion(..., metadata={"hoptrace": {"capture": False}})
+    metadata = kwargs.get("metadata")
+    options = metadata.get("hoptrace") if isinstance(metadata, dict) else None
+    return not (isinstance(options, dict) and options.get("capture") is False)
 
 
 def _traced_completion(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def completion(*args: Any, **kwargs: Any) -> Any:
-        frame = _start(args, kwargs)
-        if frame is None:
+        started = _start(args, kwargs)
+        if started is None:
             return original(*args, **kwargs)
         try:
             response = original(*args, **kwargs)
         except BaseException as exc:
-            _fail(frame, exc)
+            _fail(started[0], exc)
             raise
-        return _finish(frame, response, args, kwargs)
+        return _finish(started, response, args, kwargs)
 
     setattr(completion, _MARK, True)
     return completion
@@ -141,15 +166,15 @@ def _traced_completion(original: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_acompletion(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def acompletion(*args: Any, **kwargs: Any) -> Any:
-        frame = _start(args, kwargs)
-        if frame is None:
+        started = _start(args, kwargs)
+        if started is None:
             return await original(*args, **kwargs)
         try:
             response = await original(*args, **kwargs)
         except BaseException as exc:
-            _fail(frame, exc)
+            _fail(started[0], exc)
             raise
-        return _finish(frame, response, args, kwargs)
+        return _finish(started, response, args, kwargs)
 
     setattr(acompletion, _MARK, True)
     return acompletion
@@ -165,7 +190,10 @@ def _fail(frame: Frame, exc: BaseException) -> None:
     frame.owner._exit_error(frame, exc)
 
 
-def _finish(frame: Frame, response: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _finish(
+    started: tuple[Frame, Content], response: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    frame, content = started
     if kwargs.get("stream") and _is_stream(response):
         # The span stays open while the caller consumes the stream, but its
         # context must not stay attached to the caller's code.
@@ -176,9 +204,11 @@ def _finish(frame: Frame, response: Any, args: tuple[Any, ...], kwargs: dict[str
             frame.token = None
         except Exception as exc:
             log_once("could not detach a stream span", exc)
-        return _TracedStream(response, frame, args, kwargs)
+        return _TracedStream(response, frame, content, args, kwargs)
     try:
         _record_response(frame, response)
+        if content.enabled:
+            content.record_output(frame.span, response)
     except Exception as exc:
         log_once("could not read a litellm response", exc)
     frame.owner._exit_ok(frame, None, False)
@@ -200,21 +230,40 @@ def _record_response(frame: Frame, response: Any) -> None:
         getattr(response, "model", None),
         hidden.get("custom_llm_provider"),
     )
+    response_id = getattr(response, "id", None)
+    if response_id:
+        frame.span.set_attribute(semconv.GEN_AI_RESPONSE_ID, str(response_id))
+    reasons = [
+        str(c.finish_reason)
+        for c in getattr(response, "choices", None) or ()
+        if getattr(c, "finish_reason", None)
+    ]
+    if reasons:
+        frame.span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
 
 
 class _TracedStream:
     """Iterates a litellm stream and ends the chat span when it is exhausted or fails."""
 
     def __init__(
-        self, stream: Any, frame: Frame, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        stream: Any,
+        frame: Frame,
+        content: Content,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         self._stream = stream
         self._frame: Frame | None = frame
+        self._content = content
         self._args = args
         self._kwargs = kwargs
         self._usage: Any = None
         self._model: str | None = None
         self._text: list[str] = []
+        self._calls = StreamedReply()
+        self._finish: str | None = None
+        self._id: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -255,10 +304,15 @@ class _TracedStream:
             if usage is not None:
                 self._usage = usage
             self._model = getattr(chunk, "model", None) or self._model
+            self._id = self._id or getattr(chunk, "id", None)
             for choice in getattr(chunk, "choices", None) or ():
-                content = getattr(getattr(choice, "delta", None), "content", None)
+                delta = getattr(choice, "delta", None)
+                content = getattr(delta, "content", None)
                 if content and len(self._text) < 10_000:
                     self._text.append(content)
+                for tc in getattr(delta, "tool_calls", None) or ():
+                    self._calls.see(tc)
+                self._finish = getattr(choice, "finish_reason", None) or self._finish
         except Exception as exc:
             log_once("could not read a litellm stream chunk", exc)
 
@@ -271,6 +325,7 @@ class _TracedStream:
 
             # Re-attach so ending runs with the span current (exit detaches it).
             frame.token = otel_context.attach(otel_context.get_current())
+            self._record_content(frame, exc)
             if exc is not None:
                 _fail(frame, exc)
                 return
@@ -278,6 +333,17 @@ class _TracedStream:
         except Exception as inner:
             log_once("could not end a litellm stream span", inner)
         frame.owner._exit_ok(frame, None, False)
+
+    def _record_content(self, frame: Frame, exc: BaseException | None) -> None:
+        span = frame.span
+        if self._id:
+            span.set_attribute(semconv.GEN_AI_RESPONSE_ID, str(self._id))
+        finish = self._finish or ("error" if exc is not None else None)
+        if finish:
+            span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [str(finish)])
+        if self._content.enabled and (self._text or self._calls):
+            message = self._calls.message("".join(self._text))
+            self._content.record_output(span, [message], finish or "stop")
 
     def _record(self, frame: Frame) -> None:
         input_tokens = getattr(self._usage, "prompt_tokens", None)

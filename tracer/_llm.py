@@ -1,4 +1,23 @@
-"""`chat {model}` spans: `llm_call()` for any SDK, shared with the litellm integration."""
+"""`chat {model}` spans: `llm_call()` for any SDK, shared with the litellm integration.
+
+What a model call saw and said is recorded in the OTel GenAI content attributes
+(`gen_ai.system_instructions`, `gen_ai.input.messages`, `gen_ai.output.messages`,
+`gen_ai.tool.definitions`), JSON text in the shapes of the schemas in
+open-telemetry/semantic-conventions-genai@11069855 (development; the same shapes as
+semantic-conventions v1.37.0): `{"role", "parts": [...], "name"?}` messages whose parts
+are `text`, `tool_call` (`id`, `name`, `arguments`), `tool_call_response` (`id`,
+`response`), `reasoning`, `uri`, `blob`; output messages add `finish_reason`. A
+chat-completions history keeps its leading system messages in
+`gen_ai.system_instructions` (the rest of the history, including any later system
+turn, in `gen_ai.input.messages`), so they are stored once.
+
+Content is on unless `configure(capture=False)`, the OTel switch
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false` (or `NO_CONTENT`), or, for
+one litellm call, `metadata={"hoptrace": {"capture": False}}`. It is bounded (one text
+part at most `MAX_PART_CHARS`, all text of a call at most `MAX_CONTENT_CHARS`; the
+cut is marked in the text and by `hoptrace.messages.truncated` /
+`.original_chars`), redacted like argument previews, and serialised once.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import Span, SpanKind
 
 from . import semconv
+from ._redact_messages import Content, content_switch_on, record_request
 from ._state import Frame, log_once
 from ._wrappers import Spec
 
@@ -17,13 +37,63 @@ if TYPE_CHECKING:
 
 
 class LlmCall:
-    """Handle on one model-call span; record what the provider reported."""
+    """Handle on one model-call span; record what was sent and what the provider reported."""
 
-    __slots__ = ("span",)
+    __slots__ = ("_content", "span")
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, content: Content | None = None) -> None:
         self.span = span
         """The underlying OTel span (set more attributes on it if you like)."""
+        self._content = content
+
+    def record_messages(
+        self,
+        input: Any = None,
+        output: Any = None,
+        *,
+        system: Any = None,
+        tools: Any = None,
+        finish_reason: str | None = None,
+        **request: Any,
+    ) -> None:
+        """Record the conversation of a call made with another SDK (OpenAI, Anthropic, …).
+
+        ```py
+        with tracer.llm_call("claude-sonnet-4", provider="anthropic") as call:
+            call.record_messages(messages, system=system_prompt, tools=tools, max_tokens=1024)
+            reply = client.messages.create(model=..., system=system_prompt, messages=messages, ...)
+            call.record_messages(output=reply)
+            call.record_usage(reply.usage.input_tokens, reply.usage.output_tokens)
+        ```
+
+        Record the input before the call, so a call that fails keeps what it was sent.
+        Accepted shapes: OpenAI chat messages (incl. `tool_calls` and `tool` turns),
+        Anthropic content blocks (`text`, `tool_use`, `tool_result`, `thinking`), GenAI
+        `{"role", "parts"}` messages, plain strings, and as `output` a response object
+        (an OpenAI `ChatCompletion`, an Anthropic `Message`) or a string. The content
+        switches, caps and redaction of litellm calls apply.
+
+        Args:
+            input: The messages sent (list) or one prompt string.
+            output: The reply: a response object, a message list or a string.
+            system: System instructions (a string, content blocks or messages).
+            tools: Tool definitions offered (OpenAI `tools` list or Anthropic's).
+            finish_reason: Why the output ended, when `output` does not say.
+            **request: Request parameters: temperature, max_tokens, top_p, seed, stop, n, ...
+        """
+        try:
+            content = self._content
+            if content is None:
+                return
+            if request:
+                record_request(self.span, request)
+            if not content.enabled:
+                return
+            content.record(self.span, system=system, input=input, tools=tools)
+            if output is not None:
+                content.record_output(self.span, output, finish_reason)
+        except Exception as exc:
+            log_once("record_messages() failed", exc)
 
     def record_usage(
         self,
@@ -66,6 +136,11 @@ def record(
         span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, str(provider))
 
 
+def content_enabled(owner: Hoptrace) -> bool:
+    """Whether model-call content is recorded: the global capture switch and OTel's."""
+    return bool(owner._capture) and content_switch_on()
+
+
 def llm_spec(model: str, provider: str | None, operation: str = semconv.OP_CHAT) -> Spec:
     attributes: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
@@ -98,7 +173,7 @@ def llm_call(
         yield LlmCall(INVALID_SPAN)
         return
     try:
-        yield LlmCall(frame.span)
+        yield LlmCall(frame.span, Content(owner._previewer, content_enabled(owner)))
     except BaseException as exc:
         owner._exit_error(frame, exc)
         raise

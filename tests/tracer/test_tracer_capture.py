@@ -9,7 +9,7 @@ import pytest
 
 from tracer import Hoptrace, semconv
 from tracer._capture import REDACTED, Previewer, redact_text
-from tracer.testing import CapturedSpans, capture_spans, find
+from tracer.testing import CapturedSpans, by_name, capture_spans, find
 
 
 def test_previews_are_bounded(ht: Hoptrace) -> None:
@@ -179,3 +179,74 @@ def test_span_and_run_attributes_are_redacted_too(ht: Hoptrace, captured: Captur
     assert call["authorization"] == REDACTED
     assert list(call["tags"]) == ["a", "b"]
     assert call["k"] == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("connect postgres://app:s3cr3tPass@db.internal:5432/x failed", "s3cr3tPass"),
+        ({"dsn": "mysql+pymysql://root:hunter2@localhost/db"}, "hunter2"),
+        ([("user", "bob"), ("password", "hunter2")], "hunter2"),
+        ({"password": 123456}, "123456"),
+        ({"pin_secret": 4321.5}, "4321.5"),
+        ("login failed: password=hunter2; retry", "hunter2"),
+        ('config {"api_key": "abc-def-1"}', "abc-def-1"),
+        ("Incorrect API key provided: sk-proj-ab**********************xy12", "ab****"),
+    ],
+)
+def test_more_secret_shapes_are_redacted(value: object, secret: str) -> None:
+    out = Previewer().preview(value)
+    assert secret not in out
+    assert REDACTED in out
+
+
+def test_counts_under_sensitive_keys_are_kept() -> None:
+    out = json.loads(Previewer().preview({"max_tokens": 5, "token_count": 3, "has_password": True}))
+    assert out == {"max_tokens": 5, "token_count": 3, "has_password": True}
+    assert json.loads(Previewer().preview([("Authorization", "Bearer x")])) == [
+        ["Authorization", REDACTED]
+    ]
+
+
+def test_exception_texts_are_redacted_and_start_at_user_code(
+    ht: Hoptrace, captured: CapturedSpans
+) -> None:
+    key = "sk-live-Zyxwvutsrqponml9876543210"
+
+    @ht.tool
+    def connect() -> None:
+        raise ConnectionError(f"postgres://app:pw1234@db/x refused (key {key})")
+
+    @ht.agent
+    def worker() -> None:
+        connect()
+
+    @ht.agent
+    def boss() -> str:
+        try:
+            worker()
+        except ConnectionError:
+            return "recovered"
+        return "no"
+
+    with pytest.raises(ConnectionError) as info:
+        worker()
+    assert key in str(info.value)  # the user's exception object is untouched
+    assert boss() == "recovered"
+    for span in captured.spans:
+        texts = [span.status.description or "", *map(str, span.attributes.values())]
+        for event in span.events:
+            texts += [str(v) for v in (event.attributes or {}).values()]
+        joined = "\n".join(texts)
+        assert key not in joined, span.name
+        assert "pw1234" not in joined, span.name
+    tool = by_name(captured.spans, "connect")[0]
+    [event] = [e for e in tool.events if e.name == "exception"]
+    stack = str(event.attributes["exception.stacktrace"])
+    assert "tracer/_wrappers.py" not in stack
+    assert "tracer/_hoptrace.py" not in stack
+    first_frame = stack.splitlines()[1]
+    assert "test_tracer_capture.py" in first_frame
+    assert "in connect" in first_frame
+    assert event.attributes["exception.type"] == "ConnectionError"
+    assert "[REDACTED]" in stack
