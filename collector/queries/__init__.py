@@ -10,6 +10,15 @@ maths in `tui.layout` stay testable without DuckDB or Textual.
 
 from __future__ import annotations
 
+from collector.queries._agents_across import (
+    AGENT_SORT_KEYS,
+    AgentRun,
+    AgentSeries,
+    AgentStats,
+    agent_runs,
+    agent_series,
+    agents_across,
+)
 from collector.queries._compare import (
     AgentDelta,
     AgentTotals,
@@ -84,10 +93,14 @@ from collector.queries._types import (
 )
 
 __all__ = [
+    "AGENT_SORT_KEYS",
     "DB",
     "RUN_SORT_KEYS",
     "AgentDelta",
     "AgentRow",
+    "AgentRun",
+    "AgentSeries",
+    "AgentStats",
     "AgentTotals",
     "AlignedHop",
     "Divergence",
@@ -128,6 +141,9 @@ __all__ = [
     "SpanRow",
     "SqlResult",
     "TimedSpan",
+    "agent_runs",
+    "agent_series",
+    "agents_across",
     "align_hops",
     "canonical_order",
     "check_store",

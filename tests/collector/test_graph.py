@@ -206,3 +206,41 @@ def test_run_ids_resolve_from_a_prefix(store: Path) -> None:
         resolve_run(store, "0000")
     with pytest.raises(RunNotFound, match="no run"):
         resolve_run(store, "ffff")
+
+
+def test_agents_across_runs_per_agent_numbers(store: Path) -> None:
+    from collector.queries import agent_runs, agent_series, agents_across
+
+    stats = {s.agent: s for s in agents_across(store)}
+    assert set(stats) == {"author", "planner", "reviewer"}
+    author = stats["author"]
+    assert author.runs == 2
+    assert author.invocations == 4
+    assert author.error_rate == 0.5  # it had an ERROR span in one of its two runs
+    assert author.root_cause_share == 1.0  # the one failed run started in its tool
+    assert author.cost_per_run == pytest.approx(0.01)
+    assert author.input_tokens == 20
+    assert author.p50_ms is not None
+    assert author.p95_ms is not None
+    assert author.p50_ms <= author.p95_ms
+    assert stats["reviewer"].root_cause_share == 0.0
+    by_calls = agents_across(store, sort="invocations")
+    assert [s.invocations for s in by_calls] == sorted(
+        (s.invocations for s in by_calls), reverse=True
+    )
+    worst = agent_runs(store, "author")
+    assert [w.trace_id for w in worst] == [FAILED, OK]
+    assert worst[0].root_cause
+    series = agent_series(store, "author")
+    assert len(series.start_ns) == 2
+    assert list(series.start_ns) == sorted(series.start_ns)
+    assert len(series.latencies_ms) == 4
+
+
+def test_agents_across_follows_the_filter(store: Path) -> None:
+    from collector.queries import agents_across
+
+    ok = {s.agent: s for s in agents_across(store, RunFilter(status="OK"))}
+    assert ok["author"].runs == 1
+    assert ok["author"].root_cause_share is None  # no failed run in the filter
+    assert ok["author"].error_rate == 0.0

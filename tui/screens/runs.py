@@ -39,6 +39,7 @@ class RunsScreen(Screen[None]):
         # show=False: the key bar (and its snapshots) stay as they are; `?` lists it
         Binding("i", "insights", "Insights", show=False),
         Binding("g", "graph", "Graph", show=False),
+        Binding("a", "agents", "Agents across runs", show=False),
         Binding("escape", "focus_list", "List", show=False),
     ]
 
@@ -115,6 +116,12 @@ class RunsScreen(Screen[None]):
         from tui.screens.graph import GraphScreen
 
         self.app.push_screen(GraphScreen(self.runs.filter))
+
+    def action_agents(self) -> None:
+        """Every agent across the runs the filter shows."""
+        from tui.screens.agents import AgentsScreen
+
+        self.app.push_screen(AgentsScreen(self.runs.filter))
 
     def action_span_detail(self) -> None:
         """Span detail of the selected run's root cause (or of its root span)."""
