@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from collector.queries._insights_cost import Prices, blame, model_swap, waste
+from collector.queries._insights_cost import blame, model_swap, waste
 from collector.queries._insights_dag import latency_ns
 from collector.queries._insights_model import (
     KINDS,
@@ -37,6 +37,7 @@ from collector.queries._insights_model import (
     InsightRun,
     InsightSpan,
     ModelPrice,
+    Prices,
     p50,
 )
 from collector.queries._insights_time import parallel, what_if

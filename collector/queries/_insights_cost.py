@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from collector.queries._insights_dag import latency_ns, prepare
 from collector.queries._insights_model import (
@@ -14,43 +13,9 @@ from collector.queries._insights_model import (
     InsightRun,
     InsightSpan,
     ModelPrice,
+    Prices,
 )
 from collector.queries._insights_time import MAX_EVIDENCE, MAX_SPANS_SHOWN, NS, _below, _runs_note
-
-_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
-
-
-class Prices:
-    """`model_prices` and `model_price_aliases`, resolved the way the store prices spans."""
-
-    def __init__(self, prices: Iterable[ModelPrice], aliases: dict[str, str] | None = None) -> None:
-        self.prices = {p.model: p for p in prices}
-        self.aliases = aliases or {}
-
-    def resolve(self, model: str | None, provider: str | None = None) -> ModelPrice | None:
-        if not model:
-            return None
-        model = model.strip()
-        cands = [model, model.lower()]
-        if provider:
-            cands.insert(0, f"{provider}/{model}")
-        cands += [c.split("/", 1)[1] for c in list(cands) if "/" in c]
-        cands += [_DATE_SUFFIX.sub("", c) for c in list(cands) if _DATE_SUFFIX.search(c)]
-        for c in cands:
-            if c in self.prices:
-                return self.prices[c]
-            if c in self.aliases and self.aliases[c] in self.prices:
-                return self.prices[self.aliases[c]]
-        return None
-
-    def chat_models(self, provider: str) -> list[ModelPrice]:
-        """Priced chat models of a provider (both token prices known and non-zero)."""
-        return [
-            p
-            for p in self.prices.values()
-            if p.provider == provider and (p.mode or "chat") == "chat" and p.input and p.output
-        ]
-
 
 Call = tuple[str, InsightSpan, ModelPrice]  # trace_id, the call, its resolved price
 
@@ -130,6 +95,12 @@ def model_swap(runs: Sequence[InsightRun], prices: Prices, named: str | None) ->
                     confidence="an estimate that ignores quality: the same tokens on another model "
                     "(a weaker model may need more retries, longer answers or fail review)",
                     details={
+                        "sql": [
+                            "SELECT trace_id, span_id, model, input_tokens, output_tokens,"
+                            " cache_read_tokens, cost_usd FROM spans WHERE is_llm_call"
+                            f" AND agent_name = {_lit(agent)} AND cost_usd IS NOT NULL",
+                            f"SELECT * FROM model_prices WHERE model = {_lit(target.model)}",
+                        ],
                         "target": target.model,
                         "target_kind": which,
                         "current_models": current,
@@ -222,6 +193,22 @@ _WASTE = {
 }
 
 
+_WASTE_SQL = {
+    "retry": "SELECT trace_id, span_id, error_type, duration_ms FROM llm_calls"
+    " WHERE agent_name = {agent} AND status = 'ERROR'",
+    "rejected": "SELECT trace_id, span_id, error_message FROM errors"
+    " WHERE role = 'rejected' AND agent_name = {agent}",
+    "repeat": "SELECT trace_id, span_id, model, input_preview FROM spans"
+    " WHERE is_llm_call AND agent_name = {agent} ORDER BY start_ns",
+}
+"""The rows each kind of waste rests on (the runs filter is not applied in them)."""
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal (the evidence queries are shown to people and run as-is)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _is_llm(s: InsightSpan) -> bool:
     return s.span_class == "llm"
 
@@ -284,6 +271,7 @@ def waste(runs: Sequence[InsightRun]) -> list[Insight]:
                 ),
                 confidence=_runs_note(len(per_run)) + "; " + note,
                 details={
+                    "sql": _WASTE_SQL[cause].format(agent=_lit(agent)),
                     "cause": cause,
                     "count": heads_n,
                     "span_time_s": round(spent_s, 4),
@@ -370,6 +358,23 @@ def blame(runs: Sequence[InsightRun]) -> list[Insight]:
                 + "; an upper bound: fixing the agent would not make those runs free, "
                 "it says where failures start",
                 details={
+                    "sql": [
+                        q
+                        for q, has in (
+                            (
+                                "SELECT trace_id, root_cause_error, root_cause_span_id, duration_ms,"
+                                " cost_usd FROM runs WHERE status = 'ERROR'"
+                                f" AND root_cause_agent = {_lit(agent)}",
+                                fails,
+                            ),
+                            (
+                                "SELECT trace_id, span_id FROM errors WHERE role = 'rejected'"
+                                f" AND agent_name = {_lit(agent)}",
+                                nrej,
+                            ),
+                        )
+                        if has
+                    ],
                     "failed_runs": len(fails),
                     "rejections": nrej,
                     "edges": dict(edges[agent].most_common()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, NamedTuple
@@ -17,6 +19,7 @@ __all__ = [
     "InsightRun",
     "InsightSpan",
     "ModelPrice",
+    "Prices",
 ]
 
 KINDS = ("what_if", "parallel", "model_swap", "waste", "blame")
@@ -103,6 +106,41 @@ class ModelPrice:
         inp = self.input or 0.0
         cache = self.cache_read if self.cache_read is not None else inp
         return cr * cache + (it - cr) * inp + ot * (self.output or 0.0)
+
+
+_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
+
+
+class Prices:
+    """`model_prices` and `model_price_aliases`, resolved the way the store prices spans."""
+
+    def __init__(self, prices: Iterable[ModelPrice], aliases: dict[str, str] | None = None) -> None:
+        self.prices = {p.model: p for p in prices}
+        self.aliases = aliases or {}
+
+    def resolve(self, model: str | None, provider: str | None = None) -> ModelPrice | None:
+        if not model:
+            return None
+        model = model.strip()
+        cands = [model, model.lower()]
+        if provider:
+            cands.insert(0, f"{provider}/{model}")
+        cands += [c.split("/", 1)[1] for c in list(cands) if "/" in c]
+        cands += [_DATE_SUFFIX.sub("", c) for c in list(cands) if _DATE_SUFFIX.search(c)]
+        for c in cands:
+            if c in self.prices:
+                return self.prices[c]
+            if c in self.aliases and self.aliases[c] in self.prices:
+                return self.prices[self.aliases[c]]
+        return None
+
+    def chat_models(self, provider: str) -> list[ModelPrice]:
+        """Priced chat models of a provider (both token prices known and non-zero)."""
+        return [
+            p
+            for p in self.prices.values()
+            if p.provider == provider and (p.mode or "chat") == "chat" and p.input and p.output
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from collector.queries import (
     compute_insights,
     replay,
 )
-from collector.queries._insights_cost import Prices, waste
-from collector.queries._insights_model import InsightHandoff
+from collector.queries._insights_cost import waste
+from collector.queries._insights_model import InsightHandoff, Prices
 from collector.queries._insights_time import consumed, own_work_ns, parallel, what_if
 
 MS = 1_000_000

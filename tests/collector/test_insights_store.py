@@ -274,6 +274,18 @@ def test_blame_names_the_failing_agent_and_the_edges_it_crossed(db: Path) -> Non
     assert not _by(only_ok.insights, "blame")
 
 
+def test_every_evidence_query_runs_and_finds_the_evidence(db: Path) -> None:
+    _store(db, shifting_run(), hops_run(), costly_run())
+    checked = 0
+    for i in insights(db, model="gpt-4o-mini").insights:
+        sql = i.details.get("sql")
+        for q in [sql] if isinstance(sql, str) else sql or []:
+            rows = collector.query(q, db).rows()  # through the read-only guard
+            assert rows, (i.title, q)
+            checked += 1
+    assert checked >= 6
+
+
 def test_caps_bound_what_is_read_and_say_so(db: Path) -> None:
     _store(db, shifting_run(), hops_run(), costly_run())
     rep = insights(db, max_runs=2)
