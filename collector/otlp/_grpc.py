@@ -16,7 +16,8 @@ Answers (the OTLP/gRPC spec's codes):
   disk). The delay is sent both as `grpc-status-details-bin` (a `google.rpc.Status` with a
   `RetryInfo` detail, the standard form) and as `google.rpc.retryinfo-bin` (a bare
   `RetryInfo`, the key the OTel Python exporter 1.45 reads).
-- UNAUTHENTICATED: a token is set and `authorization: Bearer <token>` is missing or wrong.
+- UNAUTHENTICATED: a token is set and `authorization: Bearer <token>` is missing or wrong;
+  decided from the call's metadata before its message is read (`_TokenCheck`).
 
 The service is opentelemetry-proto's generated `TraceServiceServicer`, registered with a
 bytes-in handler instead of `add_TraceServiceServicer_to_server`: that one parses requests
@@ -35,7 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -60,6 +61,7 @@ SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 EXPORT_METHOD = f"/{SERVICE}/Export"
 _RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_NO_TOKEN = "missing or wrong bearer token (metadata authorization: Bearer <token>)"
 
 
 class _Status(NamedTuple):
@@ -96,11 +98,8 @@ class TraceService(TraceServiceServicer):  # type: ignore[misc]
 
     def _export(self, request: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
         receiver = self._receiver
-        if not receiver.authorized(_metadata(context, "authorization")):
-            raise _Refusal(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "missing or wrong bearer token (metadata authorization: Bearer <token>)",
-            )
+        if not receiver.authorized(_metadata(context, "authorization")):  # _TokenCheck's too
+            raise _Refusal(grpc.StatusCode.UNAUTHENTICATED, _NO_TOKEN)
         try:
             decoded = _otlp.decode(request, "protobuf")
         except _otlp.DecodeError as exc:
@@ -153,10 +152,37 @@ def _status(refusal: _Refusal) -> _Status:
 
 
 def _metadata(context: grpc.ServicerContext, key: str) -> str | None:
-    for k, value in context.invocation_metadata() or ():
+    return _find(context.invocation_metadata(), key)
+
+
+def _find(metadata: object, key: str) -> str | None:
+    for k, value in metadata or ():  # type: ignore[attr-defined]
         if k == key:
             return value if isinstance(value, str) else None
     return None
+
+
+class _TokenCheck(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuse a call without the token before its message is read.
+
+    Interceptors run when the call arrives, on the server's own thread; the refusal is
+    a stream handler that never reads its request, so a client without the token cannot
+    hold a worker by sending its message slowly (or never).
+    """
+
+    def __init__(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        self._refuse = grpc.stream_unary_rpc_method_handler(_unauthenticated)
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        if self._receiver.authorized(_find(details.invocation_metadata, "authorization")):
+            return continuation(details)
+        return self._refuse
+
+
+def _unauthenticated(_requests: object, context: grpc.ServicerContext) -> None:
+    log.info("gRPC Export -> UNAUTHENTICATED %s", _NO_TOKEN)
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, _NO_TOKEN)
 
 
 class GrpcServer:
@@ -193,6 +219,7 @@ class GrpcServer:
         self._server = grpc.server(
             self._executor,
             handlers=(handler,),
+            interceptors=(_TokenCheck(receiver),),
             maximum_concurrent_rpcs=max_concurrent_rpcs,
             options=(
                 ("grpc.max_receive_message_length", limit),

@@ -155,6 +155,27 @@ def test_token_missing_or_wrong_is_unauthenticated_right_one_accepted(sink: List
         assert receiver.stop(10)
 
 
+def test_a_call_without_the_token_is_refused_before_its_message_is_read(
+    sink: ListSink,
+) -> None:
+    """No worker waits for the message of a caller without the token."""
+    receiver = Receiver(sink.write, port=None, grpc_port=0, token=TOKEN).start()
+    release = threading.Event()
+
+    def never_sends() -> Iterator[bytes]:
+        release.wait(30)
+        yield b""
+
+    try:
+        with grpc.insecure_channel(receiver.grpc_endpoint) as channel:
+            call = channel.stream_unary(EXPORT_METHOD)  # a unary call whose message never comes
+            err = _code(lambda: call(never_sends(), timeout=10))
+        assert err.code() is grpc.StatusCode.UNAUTHENTICATED  # not DEADLINE_EXCEEDED
+    finally:
+        release.set()
+        assert receiver.stop(10)
+
+
 def test_over_size_message_is_resource_exhausted(sink: ListSink) -> None:
     receiver = Receiver(sink.write, port=None, grpc_port=0, max_body_bytes=64 * 1024).start()
     request = ExportTraceServiceRequest.FromString(proto_body())
