@@ -17,20 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collector.queries._graph import GraphEdge, GraphNode, HandoffGraph
+from collector.queries._graph_canvas import Canvas
 
 __all__ = ["EdgeRoute", "GraphGrid", "NodeBox", "layout_graph", "node_lines"]
 
 BOX_H = 4
 X_SPACE = 4
 COMPONENT_GAP = 6
-N, E, S, W = 1, 2, 4, 8
-_LINE = {
-    N: "│", S: "│", N | S: "│", E: "─", W: "─", E | W: "─",
-    S | E: "┌", S | W: "┐", N | E: "└", N | W: "┘",
-    N | S | E: "├", N | S | W: "┤", E | W | S: "┬", E | W | N: "┴", N | E | S | W: "┼",
-}  # fmt: skip
-# a cell shared by several edges takes the most telling style
-_PRIORITY = {"edge-error": 3, "edge-reject": 2, "edge-critical": 1, "edge": 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,60 +291,6 @@ def _tracks(segments: Sequence[_Segment]) -> int:
     return len(ends)
 
 
-class _Canvas:
-    def __init__(self) -> None:
-        self.chars: dict[tuple[int, int], str] = {}
-        self.bits: dict[tuple[int, int], int] = defaultdict(int)
-        self.style: dict[tuple[int, int], str] = {}
-
-    def text(self, row: int, col: int, text: str, style: str) -> None:
-        for i, ch in enumerate(text):
-            self.chars[(row, col + i)] = ch
-            self.style[(row, col + i)] = style
-
-    def free(self, row: int, col: int, length: int) -> bool:
-        return col >= 0 and all(
-            (row, c) not in self.chars and not self.bits.get((row, c))
-            for c in range(col - 1, col + length + 1)
-        )
-
-    def line(self, a: tuple[int, int], b: tuple[int, int], style: str, cells: set) -> None:
-        (r1, c1), (r2, c2) = a, b
-        if r1 == r2:
-            lo, hi = sorted((c1, c2))
-            for c in range(lo, hi + 1):
-                self._mark((r1, c), (E if c < hi else 0) | (W if c > lo else 0), style, cells)
-        else:
-            lo, hi = sorted((r1, r2))
-            for r in range(lo, hi + 1):
-                self._mark((r, c1), (S if r < hi else 0) | (N if r > lo else 0), style, cells)
-
-    def _mark(self, cell: tuple[int, int], bits: int, style: str, cells: set) -> None:
-        self.bits[cell] |= bits
-        cells.add(cell)
-        if _PRIORITY.get(style, 0) >= _PRIORITY.get(self.style.get(cell, ""), -1):
-            self.style[cell] = style
-
-    def render(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-        cells = set(self.chars) | {c for c, b in self.bits.items() if b}
-        height = max((r for r, _ in cells), default=-1) + 1
-        width = max((c for _, c in cells), default=-1) + 1
-        lines, styles = [], []
-        for r in range(height):
-            row = [" "] * width
-            tags = [""] * width
-            for c in range(width):
-                ch = self.chars.get((r, c))
-                if ch is None and self.bits.get((r, c)):
-                    ch = _LINE.get(self.bits[(r, c)], "┼")
-                if ch is not None:
-                    row[c] = ch
-                    tags[c] = self.style.get((r, c), "")
-            lines.append("".join(row).rstrip())
-            styles.append(tuple(tags[: len(lines[-1])]))
-        return tuple(lines), tuple(styles)
-
-
 def layout_graph(graph: HandoffGraph) -> GraphGrid:
     """The whole graph on a character grid, top to bottom (who hands over above whom)."""
     if not graph.nodes:
@@ -374,7 +313,7 @@ def layout_graph(graph: HandoffGraph) -> GraphGrid:
         _unclash(by_gap.get(r, []))
         gaps[r] = 3 + max(1, _tracks(by_gap.get(r, []))) if r < ranks - 1 else 0
         row += BOX_H + gaps[r]
-    canvas = _Canvas()
+    canvas = Canvas()
     boxes: list[NodeBox] = []
     for it in items:
         if not isinstance(it.key, str):
@@ -396,7 +335,7 @@ def layout_graph(graph: HandoffGraph) -> GraphGrid:
 
 
 def _route(
-    graph: HandoffGraph, segments: list[_Segment], tops: list[int], canvas: _Canvas
+    graph: HandoffGraph, segments: list[_Segment], tops: list[int], canvas: Canvas
 ) -> tuple[EdgeRoute, ...]:
     cells: dict[int, set[tuple[int, int]]] = defaultdict(set)
     # where the label goes: near the end the arrow points into
@@ -443,7 +382,7 @@ def _route(
 
 
 def _put_label(
-    canvas: _Canvas, edge: GraphEdge, spots: list[tuple[int, int]]
+    canvas: Canvas, edge: GraphEdge, spots: list[tuple[int, int]]
 ) -> tuple[int, int, int] | None:
     text = edge.label
     style = _edge_style(edge) + " label"

@@ -10,9 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.queries import EdgeRoute, GraphGrid, NodeBox, layout_graph
+from collector.queries import (
+    EdgeHandoff,
+    EdgeRoute,
+    GraphEdge,
+    GraphGrid,
+    HandoffGraph,
+    NodeBox,
+    layout_graph,
+)
 
-__all__ = ["EdgeRoute", "GraphGrid", "NodeBox", "Target", "layout_graph", "nearest", "targets"]
+from .fmt import fmt_time, truncate
+from .lines import Line
+
+__all__ = [
+    "EdgeRoute",
+    "GraphGrid",
+    "NodeBox",
+    "Target",
+    "handoff_lines",
+    "layout_graph",
+    "nearest",
+    "node_lines",
+    "targets",
+]
 
 Target = tuple[str, int]
 """("node", index into grid.nodes) or ("edge", index into grid.edges)."""
@@ -65,3 +86,49 @@ def nearest(grid: GraphGrid, current: Target, direction: str, among: Sequence[Ta
         if best is None or score < best[0]:
             best = (score, t)
     return best[1] if best else current
+
+
+def handoff_lines(
+    edge: GraphEdge, rows: list[EdgeHandoff], *, many_runs: bool = True
+) -> tuple[list[Line], list[str | None]]:
+    """The edge in words, then one line per handoff: (when, run,) kind, what the receiver got."""
+    kinds = ", ".join(f"{n} {k}" for k, n in edge.kinds)
+    marks = []
+    if edge.errors:
+        marks.append(f"✗ {edge.errors} error hop(s) crossed")
+    if edge.rejections:
+        marks.append(f"⊘ {edge.rejections} rejection(s)")
+    if edge.critical:
+        marks.append("on the critical path")
+    head = f"{edge.source} → {edge.target}: {kinds}" + (f"  ({', '.join(marks)})" if marks else "")
+    lines = [Line(head, "header")]
+    ids: list[str | None] = [None]
+    if not rows:
+        lines.append(Line("No handoffs recorded along this edge.", "muted"))
+        ids.append(None)
+    for h in rows:
+        span = h.to_span_id or h.from_span_id
+        got = truncate(" ".join((h.payload_preview or "(no payload captured)").split()), 200)
+        where = "" if h.to_span_id else "  (receiver never ran)"
+        run = f"{fmt_time(h.start_ns)}  run {h.trace_id[:8]}  " if many_runs else ""
+        lines.append(Line(f"{run}{h.kind:<8}  {got}{where}", "text", span))
+        ids.append(h.trace_id)
+    return lines, ids
+
+
+def node_lines(graph: HandoffGraph, agent: str) -> list[Line]:
+    """An agent's numbers and its edges in and out."""
+    node = graph.by_agent[agent]
+    cost = "n/a" if node.cost_usd is None else f"${node.cost_usd:.4f}"
+    runs = f" in {node.runs} runs" if graph.trace_id is None else ""
+    lines = [
+        Line(
+            f"{agent}: {node.invocations} invocations{runs}, {node.error_count} errors, own cost {cost}",
+            "header",
+        )
+    ]
+    for e in graph.edges:
+        if agent in (e.source, e.target):
+            lines.append(Line(f"  {e.source} → {e.target}: {e.label}", "muted"))
+    lines.append(Line("tab / arrows: select an edge; enter lists its handoffs", "muted"))
+    return lines

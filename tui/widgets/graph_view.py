@@ -27,8 +27,15 @@ from textual.worker import get_current_worker
 
 from collector import queries
 from collector.queries import EdgeHandoff, GraphEdge, HandoffGraph, RunBundle, RunFilter
-from tui.layout.fmt import fmt_time, truncate
-from tui.layout.graph import GraphGrid, Target, layout_graph, nearest, targets
+from tui.layout.graph import (
+    GraphGrid,
+    Target,
+    handoff_lines,
+    layout_graph,
+    nearest,
+    node_lines,
+    targets,
+)
 from tui.layout.lines import Line
 from tui.messages import OpenSpan
 from tui.widgets.lines_view import LinesView
@@ -242,52 +249,6 @@ class HandoffList(LinesView):
         trace_id = self.trace_ids[self.cursor] if self.cursor < len(self.trace_ids) else None
         if span_id and trace_id:
             self.post_message(OpenSpan(trace_id, span_id))
-
-
-def handoff_lines(
-    edge: GraphEdge, rows: list[EdgeHandoff], *, many_runs: bool = True
-) -> tuple[list[Line], list[str | None]]:
-    """The edge in words, then one line per handoff: (when, run,) kind, what the receiver got."""
-    kinds = ", ".join(f"{n} {k}" for k, n in edge.kinds)
-    marks = []
-    if edge.errors:
-        marks.append(f"✗ {edge.errors} error hop(s) crossed")
-    if edge.rejections:
-        marks.append(f"⊘ {edge.rejections} rejection(s)")
-    if edge.critical:
-        marks.append("on the critical path")
-    head = f"{edge.source} → {edge.target}: {kinds}" + (f"  ({', '.join(marks)})" if marks else "")
-    lines = [Line(head, "header")]
-    ids: list[str | None] = [None]
-    if not rows:
-        lines.append(Line("No handoffs recorded along this edge.", "muted"))
-        ids.append(None)
-    for h in rows:
-        span = h.to_span_id or h.from_span_id
-        got = truncate(" ".join((h.payload_preview or "(no payload captured)").split()), 200)
-        where = "" if h.to_span_id else "  (receiver never ran)"
-        run = f"{fmt_time(h.start_ns)}  run {h.trace_id[:8]}  " if many_runs else ""
-        lines.append(Line(f"{run}{h.kind:<8}  {got}{where}", "text", span))
-        ids.append(h.trace_id)
-    return lines, ids
-
-
-def node_lines(graph: HandoffGraph, agent: str) -> list[Line]:
-    """An agent's numbers and its edges in and out."""
-    node = graph.by_agent[agent]
-    cost = "n/a" if node.cost_usd is None else f"${node.cost_usd:.4f}"
-    runs = f" in {node.runs} runs" if graph.trace_id is None else ""
-    lines = [
-        Line(
-            f"{agent}: {node.invocations} invocations{runs}, {node.error_count} errors, own cost {cost}",
-            "header",
-        )
-    ]
-    for e in graph.edges:
-        if agent in (e.source, e.target):
-            lines.append(Line(f"  {e.source} → {e.target}: {e.label}", "muted"))
-    lines.append(Line("tab / arrows: select an edge; enter lists its handoffs", "muted"))
-    return lines
 
 
 class GraphPanel(ReportsWorkerErrors, Widget):
