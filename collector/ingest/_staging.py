@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from collector.ingest._batch import SpanBatch
 from collector.ingest._dialects import ATTR_NAMES, STAGED_FACTS, staged_facts
+from collector.ingest._messages import normalise, wants
 from collector.schema import SPAN_COLUMN_NAMES, SPAN_COLUMNS
 from tracer import semconv as sc
 
@@ -36,6 +37,12 @@ def arrow_schema(cols: tuple[tuple[str, str], ...]) -> pa.Schema:
     return pa.schema([(c, _ARROW_TYPES[t]) for c, t in cols])
 
 
+MESSAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("messages", "VARCHAR"),
+    ("input_message_count", "BIGINT"),
+    ("output_message_count", "BIGINT"),
+    ("first_user_message", "VARCHAR"),
+)
 STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
     # span_t's raw columns, pending and service_name, as Python fills them
     # (ingested_ns is the write's time, set in SQL: collector.ingest._dialects.promotion_sql)
@@ -45,6 +52,8 @@ STAGED_COLUMNS: tuple[tuple[str, str], ...] = (
         if c[0] != "ingested_ns"
     ),
     *((c, "VARCHAR") for c in STAGED_FACTS),
+    # the normalised messages (collector.ingest._messages), passed through to span_t
+    *MESSAGE_COLUMNS,
     ("ord", "BIGINT"),  # batch order: of two copies of a span the later one wins
 )
 STAGED_SCHEMA = arrow_schema(STAGED_COLUMNS)
@@ -137,6 +146,7 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
     events_json: list[str | bytes] = [b"[]"] * n
     links_json: list[str | bytes] = [b"[]"] * n
     facts: list[tuple[int, tuple[Any, ...]]] = []
+    messages: list[tuple[int, tuple[Any, ...]]] = []
     get_pending, role, recovered = sc.PENDING, sc.ERROR_ROLE, sc.ROLE_RECOVERED
     for i, (attrs, events, links) in enumerate(
         zip(batch.attributes, batch.events, batch.links, strict=True)
@@ -158,6 +168,10 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
             f = staged_facts(attrs or {}, events or [], links or [])
             if f is not None:
                 facts.append((i, f))
+        if attrs and wants(attrs, events):
+            m = normalise(attrs, events)
+            if m is not None:
+                messages.append((i, m))
     resources, services = _resources(batch.resource)
     columns: dict[str, Any] = {
         "trace_id": batch.trace_id,
@@ -179,6 +193,11 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
         "service_name": services,
     }
     columns["ord"] = range(n)
+    for j, (c, _) in enumerate(MESSAGE_COLUMNS):
+        col = [None] * n
+        for i, m in messages:
+            col[i] = m[j]
+        columns[c] = col
     for j, c in enumerate(STAGED_FACTS):
         col: list[Any] = [None] * n
         for i, f in facts:

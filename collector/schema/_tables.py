@@ -12,18 +12,20 @@ Layout (all names below are internal except the views):
 - `model_prices`, `model_price_aliases`: litellm's bundled price map.
 - `hoptrace_meta`: key/value, holds `schema_version`.
 
-The views (`spans`, `runs`, `agents`, `handoffs`, `llm_calls`, `errors`) are the
+The views (`spans`, `runs`, `agents`, `handoffs`, `llm_calls`, `errors`, `messages`) are the
 public SQL API; their column names never change without a version bump.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 7
+SCHEMA_VERSION: int = 8
 """Version of the on-disk layout (v1: raw columns only; v2, v3: per-span derived facts
 in a separate table; v4: JSON columns stored as JSON, now as text and typed in the views,
 which saves DuckDB a JSON parse per column on every insert; v6: `runs.name` is the
 run's own name, the root span's name moved to `runs.root_span_name`; v7: `runs.incomplete`,
-and the framework dialects of issue 12 re-classify older files' spans)."""
+and the framework dialects of issue 12 re-classify older files' spans; v8: the normalised
+messages of model calls, `span_t.messages` and the `messages` view, re-read from older
+files' raw attributes)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -91,6 +93,11 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rejects", "VARCHAR"),  # JSON text
     ("handoff_links", "VARCHAR"),  # JSON text
     ("handoff_events", "VARCHAR"),  # JSON text
+    # normalised model-call messages (collector.ingest._messages), once per span
+    ("messages", "VARCHAR"),  # JSON text: the rows the `messages` view unnests
+    ("input_message_count", "BIGINT"),
+    ("output_message_count", "BIGINT"),
+    ("first_user_message", "VARCHAR"),
     # derived from the whole trace (collector.derive._trace), NULL until derived
     *_DERIVED_FACTS,
 )
@@ -204,6 +211,12 @@ def _ts(col: str) -> str:
     return f"make_timestamp({col} // 1000)"
 
 
+_MESSAGE_SHAPE = (
+    '[{"direction":"VARCHAR","index":"BIGINT","message_index":"BIGINT","role":"VARCHAR",'
+    '"part_type":"VARCHAR","content":"VARCHAR","tool_name":"VARCHAR","tool_call_id":"VARCHAR",'
+    '"finish_reason":"VARCHAR"}]'
+)
+
 VIEWS: dict[str, str] = {
     "spans": f"""
 SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.service_name,
@@ -244,9 +257,18 @@ FROM handoffs_t
 SELECT s.trace_id, s.span_id, s.agent_name, s.model, s.provider, {_ts("s.start_ns")} AS start_time,
        (s.end_ns - s.start_ns) / 1e6 AS duration_ms, s.input_tokens, s.output_tokens,
        s.cost_usd, s.status, s.error_type, s.response_model, s.cost_source, s.name AS span_name,
-       s.start_ns, s.pending
+       s.start_ns, s.pending, s.input_message_count, s.output_message_count,
+       s.first_user_message
 FROM span_t s
 WHERE s.is_llm_call
+""",
+    "messages": f"""
+SELECT trace_id, span_id, agent_name, span_class AS hoptrace_kind, model,
+       m.direction, m."index", m.message_index, m.role, m.part_type, m.content,
+       m.tool_name, m.tool_call_id, m.finish_reason, {_ts("start_ns")} AS start_time, start_ns
+FROM (SELECT trace_id, span_id, agent_name, span_class, model, start_ns,
+             unnest(from_json(messages, {_MESSAGE_SHAPE!r})) AS m
+      FROM span_t WHERE messages IS NOT NULL)
 """,
     "errors": f"""
 SELECT trace_id, span_id, agent_name, span_name, error_type, error_message, role,
