@@ -236,6 +236,10 @@ class GraphView(ScrollView, can_focus=True):
 class HandoffList(LinesView):
     """Lines that stand for spans of any run (each line knows its trace)."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace_ids: list[str | None] = []
+
     def set_items(self, lines: list[Line], trace_ids: list[str | None]) -> None:
         """Replace the lines; `trace_ids[i]` is the run of line i's span."""
         self.trace_ids = trace_ids
