@@ -108,21 +108,21 @@ class Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         # One thread per connection, but never more than `max_connections` of them:
         # past that a connection gets an immediate 503 instead of a thread.
-        if not self.receiver._admit_connection():
+        if not self.receiver.admit_connection():
             _refuse_connection(request, self.receiver.retry_after)
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.receiver._release_connection()
+            self.receiver.release_connection()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.receiver._release_connection()
+            self.receiver.release_connection()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that goes away is one line, a bug a traceback

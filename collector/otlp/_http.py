@@ -83,17 +83,17 @@ class Handler(BaseHTTPRequestHandler):
         self._reader = DeadlineReader(self.connection, self.timeout)
         self.rfile = self._buffered = io.BufferedReader(self._reader, 65536)
         self._first = True
-        self.server.receiver._connection_opened(self)
+        self.server.receiver.connection_opened(self)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.receiver._connection_closed(self)
+            self.server.receiver.connection_closed(self)
 
     def handle_one_request(self) -> None:
         receiver = self.server.receiver
-        receiver._set_busy(self, False)
+        receiver.set_busy(self, False)
         if not self._read_head(receiver):
             self.close_connection = True
             return
@@ -103,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not self.parse_request():
             return
-        receiver._head_done(self)
+        receiver.head_done(self)
         try:
             method = getattr(self, "do_" + self.command, None)
             if method is None:
@@ -114,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away or stopped reading its response
             self.close_connection = True
         finally:
-            receiver._set_busy(self, False)
+            receiver.set_busy(self, False)
 
     def _read_head(self, receiver: Receiver) -> bool:
         # A fresh connection has `header_timeout` for its first request head in all;
@@ -135,7 +135,7 @@ class Handler(BaseHTTPRequestHandler):
             self.raw_requestline = self.rfile.readline(65537)
         except OSError as exc:
             return self._head_failed(exc)
-        return bool(self.raw_requestline) and receiver._set_busy(self, True)
+        return bool(self.raw_requestline) and receiver.set_busy(self, True)
 
     def parse_request(self) -> bool:
         try:
@@ -191,7 +191,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _export(self) -> bytes:
         receiver = self.server.receiver
-        receiver._check_auth(self.headers.get("Authorization"))
+        receiver.check_auth(self.headers.get("Authorization"))
         content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if content_type in _PROTOBUF_TYPES:
             kind = "protobuf"
@@ -213,17 +213,15 @@ class Handler(BaseHTTPRequestHandler):
         # Bodies are read and decoded by at most `max_concurrent_bodies` threads at once:
         # that bounds the memory of requests in flight (each up to the size limit twice,
         # compressed and inflated), and decoding is CPU-bound anyway.
-        if not receiver._body_slots.acquire(timeout=receiver.body_slot_timeout):
-            self.close_connection = True  # the body was not read
-            raise HTTPError(
-                503,
-                "too many requests in flight, retry later",
-                {"Retry-After": str(receiver.retry_after)},
-            )
-        try:
+        with receiver.body_slot() as slot:
+            if not slot:
+                self.close_connection = True  # the body was not read
+                raise HTTPError(
+                    503,
+                    "too many requests in flight, retry later",
+                    {"Retry-After": str(receiver.retry_after)},
+                )
             return self._decode_and_enqueue(receiver, kind, content_encoding)
-        finally:
-            receiver._body_slots.release()
 
     def _decode_and_enqueue(self, receiver: Receiver, kind: str, content_encoding: str) -> bytes:
         raw = self._read_body(receiver.max_body_bytes)
@@ -242,14 +240,14 @@ class Handler(BaseHTTPRequestHandler):
             decoded = _otlp.decode(raw, kind)
         except _otlp.DecodeError as exc:
             raise HTTPError(400, str(exc)) from None
-        if len(decoded.batch) and not receiver._enqueue(decoded.batch, raw, kind):
+        if len(decoded.batch) and not receiver.accept(decoded.batch, raw, kind):
             raise HTTPError(
                 503,
                 "queue full: the collector is writing as fast as it can, retry later",
                 {"Retry-After": str(receiver.retry_after)},
             )
         if decoded.rejected or decoded.error_message:
-            receiver._count_rejected(decoded.rejected)
+            receiver.count_rejected(decoded.rejected)
             response = ExportTraceServiceResponse(
                 partial_success=ExportTracePartialSuccess(
                     rejected_spans=decoded.rejected, error_message=decoded.error_message

@@ -210,7 +210,7 @@ class Receiver:
 
     # -- called by the server and the handlers --
 
-    def _admit_connection(self) -> bool:
+    def admit_connection(self) -> bool:
         with self._lock:
             if self._open_connections >= self.max_connections:
                 victim = self._evictable.pop_oldest()
@@ -230,26 +230,26 @@ class Receiver:
             self._open_connections += 1
             return True
 
-    def _release_connection(self) -> None:
+    def release_connection(self) -> None:
         with self._lock:
             self._open_connections -= 1
 
-    def _connection_opened(self, handler: Handler) -> None:
+    def connection_opened(self, handler: Handler) -> None:
         with self._lock:
             self._connections[handler] = False
             self._evictable.add(handler)
 
-    def _connection_closed(self, handler: Handler) -> None:
+    def connection_closed(self, handler: Handler) -> None:
         with self._lock:
             self._connections.pop(handler, None)
             self._evictable.discard(handler)
 
-    def _head_done(self, handler: Handler) -> None:
+    def head_done(self, handler: Handler) -> None:
         # a request whose head has arrived is served, never evicted
         with self._lock:
             self._evictable.discard(handler)
 
-    def _set_busy(self, handler: Handler, busy: bool) -> bool:
+    def set_busy(self, handler: Handler, busy: bool) -> bool:
         with self._lock:
             if busy and self._stopping:
                 return False  # a request that arrives while stopping is not taken on
@@ -267,27 +267,22 @@ class Receiver:
             given.strip().encode(), self._token
         )
 
-    def accept(self, batch: SpanBatch, body: bytes, kind: str = "protobuf") -> bool:
-        """The one write path of both protocols: spool (durable) and queue `batch`.
-
-        Returns False when the queue is full; raises HTTPError 503 when the spool cannot
-        write. Only after True may the request be answered 200 / OK.
-        """
-        return self._enqueue(batch, body, kind)
-
-    def count_rejected(self, n: int) -> None:
-        """Count spans refused one by one (partial success)."""
-        self._count_rejected(n)
-
-    def _check_auth(self, header: str | None) -> None:
+    def check_auth(self, header: str | None) -> None:
+        """Raise HTTPError 401 unless `authorized(header)`."""
         if not self.authorized(header):
             raise HTTPError(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
 
-    def _enqueue(self, batch: SpanBatch, body: bytes = b"", kind: str = "protobuf") -> bool:
-        """Make `batch` durable (the spool) and queue it; False: the queue is full (503).
+    def body_slot(self) -> contextlib.AbstractContextManager[bool]:
+        """Take one of the `max_concurrent_bodies` slots (waits up to `body_slot_timeout`);
+        the context's value is False when none came free."""
+        return _Slot(self._body_slots, self.body_slot_timeout)
 
-        Raises HTTPError 503 when the spool cannot take it (a full disk): nothing is
-        answered 200 that is not on disk.
+    def accept(self, batch: SpanBatch, body: bytes = b"", kind: str = "protobuf") -> bool:
+        """The one write path of both protocols: spool (durable) and queue `batch`.
+
+        Returns False when the queue is full (answer 503 / UNAVAILABLE); raises HTTPError
+        503 when the spool cannot take it (a full disk). Only after True may the request
+        be answered 200 / OK: nothing is acknowledged that is not on disk.
         """
         try:
             queued = self.queue.put(batch, raw=body, kind=kind)
@@ -306,6 +301,22 @@ class Receiver:
                 self.refused_requests += 1
         return queued
 
-    def _count_rejected(self, n: int) -> None:
+    def count_rejected(self, n: int) -> None:
+        """Count spans refused one by one (partial success)."""
         with self._lock:
             self.rejected_spans += n
+
+
+class _Slot:
+    def __init__(self, semaphore: threading.BoundedSemaphore, timeout: float) -> None:
+        self._semaphore = semaphore
+        self._timeout = timeout
+        self._taken = False
+
+    def __enter__(self) -> bool:
+        self._taken = self._semaphore.acquire(timeout=self._timeout)
+        return self._taken
+
+    def __exit__(self, *exc: object) -> None:
+        if self._taken:
+            self._semaphore.release()
