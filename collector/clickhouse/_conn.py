@@ -22,7 +22,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
-SCHEMES: tuple[str, ...] = ("chdb://", "clickhouse://", "clickhouses://")
+from collector._paths import STORE_URL_SCHEMES, is_store_url
+
+SCHEMES: tuple[str, ...] = STORE_URL_SCHEMES
 
 
 class ClickHouseError(Exception):
@@ -31,7 +33,7 @@ class ClickHouseError(Exception):
 
 def is_clickhouse_url(db: object) -> bool:
     """Whether a `--db` / `--store` value names a ClickHouse store rather than a DuckDB file."""
-    return isinstance(db, str) and db.startswith(SCHEMES)
+    return is_store_url(db)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def as_string(value: Any) -> str:
 # decimal digits) and names never become numbers; payloads (JSON text of any value,
 # e.g. "1" for the number 1, "[...]" for a list) are never parsed at all.
 _TEXT_SUFFIXES = ("_id", ".id", ".name", ".agent", ".model", ".reason", ".role", ".kind")
+_PAYLOAD_KEYS = frozenset({"gen_ai.prompt", "gen_ai.completion"})
 _PAYLOAD_SUFFIXES = (
     ".input",
     ".output",
@@ -82,8 +83,6 @@ _PAYLOAD_SUFFIXES = (
     ".result",
     ".message",
     ".messages",
-    ".prompt",
-    ".completion",
     ".instructions",
     ".definitions",
     ".description",
@@ -92,7 +91,9 @@ _PAYLOAD_SUFFIXES = (
 
 def typed(value: str, key: str = "") -> Any:
     """An exporter-stored attribute string back as the value it most likely was."""
-    if key.endswith(_PAYLOAD_SUFFIXES) and not key.startswith("hoptrace.recovered."):
+    if key in _PAYLOAD_KEYS or (
+        key.endswith(_PAYLOAD_SUFFIXES) and not key.startswith("hoptrace.recovered.")
+    ):
         return value
     if key.endswith(_TEXT_SUFFIXES):
         return _array(value)

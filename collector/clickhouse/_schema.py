@@ -21,6 +21,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import re
 
 from collector.schema import DERIVED_TABLES, SPAN_COLUMNS
@@ -131,8 +132,19 @@ def ddl(ttl_days: int | None = None) -> list[str]:
             "`_version` UInt64, `_day` Date) ENGINE = ReplacingMergeTree(_version) "
             f"PARTITION BY toYYYYMM(_day) ORDER BY (trace_id, {key}) {ttl}"
         )
-    stmts += [f"CREATE OR REPLACE VIEW {name} AS {sql}" for name, sql in views().items()]
+        # a newer hoptrace adds columns: an existing store gains them (NULL for old rows)
+        keys = NOT_NULL.get(table, ("trace_id",))
+        stmts += [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS `{c}` {_CH_TYPES[t]}"
+            for c, t in cols
+            if c not in keys
+        ]
     return stmts
+
+
+def view_ddl() -> dict[str, str]:
+    """`CREATE OR REPLACE VIEW` per view name."""
+    return {name: f"CREATE OR REPLACE VIEW {name} AS {sql}" for name, sql in views().items()}
 
 
 def latest(table: str) -> str:
@@ -146,6 +158,22 @@ def latest(table: str) -> str:
 _TS = re.compile(r"make_timestamp\(([\w.]+) // 1000\)")
 _JSON = re.compile(r"([\w.]+)::JSON")
 _VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+) AS (.*)", re.S)
+_UNNEST = re.compile(r"unnest\(from_json\((\w+), '(\[\{.*?\}\])'\)\) AS (\w+)")
+_SHAPE_TYPES = {"VARCHAR": "String", "BIGINT": "Int64", "DOUBLE": "Float64", "BOOLEAN": "Bool"}
+
+
+def _unnest(sql: str) -> str:
+    """DuckDB's unnest(from_json(col, '[{shape}]')) AS m, and m.field, in ClickHouse."""
+    found = _UNNEST.search(sql)
+    if not found:
+        return sql
+    col, shape, alias = found.group(1), json.loads(found.group(2))[0], found.group(3)
+    fields = ", ".join(f"`{k}` Nullable({_SHAPE_TYPES[t]})" for k, t in shape.items())
+    sql = sql.replace(
+        found.group(0),
+        f"arrayJoin(JSONExtract(ifNull({col}, '[]'), 'Array(Tuple({fields}))')) AS {alias}",
+    )
+    return re.sub(rf'\b{alias}\."?(\w+)"?', rf"tupleElement({alias}, '\1') AS `\1`", sql)
 
 
 def views() -> dict[str, str]:
@@ -157,7 +185,7 @@ def views() -> dict[str, str]:
             continue
         name, sql = found.group(1), found.group(2)
         ch = _TS.sub(r"fromUnixTimestamp64Micro(intDiv(\1, 1000), 'UTC')", sql)
-        ch = _JSON.sub(r"\1", ch)
+        ch = _unnest(_JSON.sub(r"\1", ch))
         for table, duck, _, _ in DERIVED:
             ch = re.sub(rf"FROM {duck} s\b", f"FROM {latest(table)} AS s", ch)
             ch = re.sub(rf"FROM {duck}\b", f"FROM {latest(table)} AS {duck}", ch)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from collector._paths import resolve_db
+from collector._paths import is_store_url, resolve_db
 from collector.sql._guard import Refused, check
 from collector.store import (
     READ_TIMEOUT_S,
@@ -89,7 +89,7 @@ def run_guarded(
     """
     import pyarrow as pa
 
-    if isinstance(db, str) and db.startswith(_CLICKHOUSE_SCHEMES):
+    if isinstance(db, str) and is_store_url(db):
         return _run_clickhouse(sql, db, params, max_rows)
     statement = check(sql)
     try:
@@ -111,9 +111,6 @@ def run_guarded(
             return pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows + 1)
     except duckdb.PermissionException as exc:
         raise Refused(f"refused by DuckDB: {exc}") from None
-
-
-_CLICKHOUSE_SCHEMES = ("chdb://", "clickhouse://", "clickhouses://")
 
 
 def _run_clickhouse(

@@ -86,3 +86,31 @@ def test_demo_runs_give_equal_views(tmp_path: Path, ch_url: str) -> None:
     counts = assert_same_views(db, ch)
     assert counts["runs"] == 16
     assert counts["spans"] == spans
+
+
+def _dialect_cases() -> list:
+    import inspect
+
+    import test_collector_dialects as dialects
+
+    cases = []
+    for name, fn in inspect.getmembers(dialects, inspect.isfunction):
+        if not name.startswith("test_"):
+            continue
+        marks = getattr(fn, "pytestmark", [])
+        modes = [m.args[1] for m in marks if m.name == "parametrize"]
+        for mode in modes[0] if modes else [None]:
+            cases.append(pytest.param(fn, mode, id=f"{name}-{mode}" if mode else name))
+    return cases
+
+
+@pytest.mark.parametrize(("case", "mode"), _dialect_cases())
+def test_foreign_dialect_traces_give_equal_views(tmp_path: Path, ch_url: str, case, mode) -> None:
+    """The dialect tests' traces (OTel GenAI, OpenInference, litellm, pydantic-ai, OpenAI
+    Agents SDK, ...), as their tests wrote them into DuckDB, copied into otel_traces."""
+    db = tmp_path / "dialect.duckdb"
+    case(db) if mode is None else case(db, mode)
+    ch = ClickHouseStore(ch_url)
+    assert copy_from_duckdb(db, ch) > 0
+    derive_pass(ch.conn, lag_s=0)
+    assert_same_views(db, ch, lossy=True)
