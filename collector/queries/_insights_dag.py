@@ -9,12 +9,15 @@ The model (the README's "How insights are computed"):
   (happened-before: a trace cannot tell a real data dependency from a coincidence,
   so sequential order is kept unless an insight asks otherwise). Siblings that
   overlapped C stay concurrent with it.
-- C's original *ready* time is `max(P.start, end of its dependencies)`; its *lag*
+- P is one thread: it launches its children in order. C's original *ready* time is
+  `max(P.start, the previous child's start, end of its dependencies)`; its *lag*
   `C.start - ready` is P's own work before launching it. Replayed,
-  `C.start' = max(P.start', dependencies' end') + f(P) * lag`, where `f(span)`
-  is the scale of that span's own work (1 = unchanged, 0.5 = twice as fast, 0 = free).
+  `C.start' = max(P.start', previous start', dependencies' end') + f(P) * lag`, where
+  `f(span)` is the scale of that span's own work (1 = unchanged, 0.5 = twice as fast,
+  0 = free). The lags and the tail are disjoint stretches of P (`own_work`).
 - P's end waits for the children that ended within it (one still running at
-  P's end was not awaited): `P.end' = max(P.start', their end') + f(P) * tail`.
+  P's end was not awaited) and its last launch:
+  `P.end' = max(last start', their end') + f(P) * tail`.
 - Run latency is the main root's replayed end minus its start. With every scale
   1 the replay gives back the recorded times exactly, so a saving is only ever the
   effect of the change: a hop off the critical path saves nothing until another
@@ -30,7 +33,16 @@ import heapq
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-__all__ = ["Plan", "Schedule", "TimedSpan", "latency_ns", "main_root", "prepare", "replay"]
+__all__ = [
+    "Plan",
+    "Schedule",
+    "TimedSpan",
+    "latency_ns",
+    "main_root",
+    "own_work",
+    "prepare",
+    "replay",
+]
 
 
 class TimedSpan(NamedTuple):
@@ -94,7 +106,17 @@ class _Frame:
     heap of placed children by recorded end (those that ended before the next child
     started become its dependencies), and the running maxima over them."""
 
-    __slots__ = ("dep_end", "dep_end_new", "done", "i", "kids", "placed", "span")
+    __slots__ = (
+        "dep_end",
+        "dep_end_new",
+        "done",
+        "i",
+        "kids",
+        "last",
+        "last_new",
+        "placed",
+        "span",
+    )
 
     def __init__(self, span: TimedSpan, kids: list[TimedSpan], start: float) -> None:
         self.span = span
@@ -104,6 +126,10 @@ class _Frame:
         self.dep_end = span.start_ns  # recorded ready time so far
         self.dep_end_new = start
         self.done: list[str] = []
+        # the latest child launched (recorded start, replayed start): the parent is one
+        # thread, so it launches the next child no earlier than the previous one
+        self.last = span.start_ns
+        self.last_new = start
 
 
 def replay(
@@ -142,19 +168,21 @@ def replay(
                     fr.dep_end = max(fr.dep_end, end)
                     fr.dep_end_new = max(fr.dep_end_new, ends[sid])
                     fr.done.append(sid)
-                lag = c.start_ns - fr.dep_end
+                lag = c.start_ns - max(fr.dep_end, fr.last)
                 skip = ignore.get(c.span_id)
                 if skip:
                     ready = max([starts[p.span_id], *(ends[d] for d in fr.done if d not in skip)])
                 else:
                     ready = fr.dep_end_new
-                starts[c.span_id] = ready + f * lag
+                starts[c.span_id] = max(ready, fr.last_new) + f * lag
+                if c.start_ns <= p.end_ns:
+                    fr.last, fr.last_new = c.start_ns, starts[c.span_id]
                 stack.append(_Frame(c, kids.get(c.span_id, []), starts[c.span_id]))
                 continue
             # every child placed: the span ends after the children it awaited, plus its tail
             awaited = [k for k in fr.kids if k.end_ns <= p.end_ns and k.span_id in ends]
-            rec = max([p.start_ns, *(k.end_ns for k in awaited)])
-            new = max([starts[p.span_id], *(ends[k.span_id] for k in awaited)])
+            rec = max([fr.last, *(k.end_ns for k in awaited)])
+            new = max([fr.last_new, *(ends[k.span_id] for k in awaited)])
             ends[p.span_id] = new + f * (p.end_ns - rec)
             stack.pop()
             if stack:
@@ -163,6 +191,31 @@ def replay(
     rid = root if root in ends else plan.root
     latency = ends[rid] - plan.by_id[rid].start_ns if rid is not None and rid in ends else 0.0
     return Schedule(starts, ends, latency)
+
+
+def own_work(plan: Plan) -> dict[str, int]:
+    """Each span's own work as the replay scales it: the gaps before it launched each child
+    (after the previous launch and the children it waited for) and its tail after the last
+    launch or awaited child. Disjoint stretches of the span, so at most its duration."""
+    own: dict[str, int] = {}
+    for sid, p in plan.by_id.items():
+        kids = plan.kids.get(sid, [])
+        if not kids:
+            own[sid] = max(0, p.end_ns - p.start_ns)
+            continue
+        placed: list[int] = []
+        dep_end = last = p.start_ns
+        total = 0
+        for c in kids:
+            while placed and placed[0] <= c.start_ns:
+                dep_end = max(dep_end, heapq.heappop(placed))
+            total += max(0, c.start_ns - max(dep_end, last))
+            if c.start_ns <= p.end_ns:
+                last = c.start_ns
+            heapq.heappush(placed, c.end_ns)
+        awaited = [k.end_ns for k in kids if k.end_ns <= p.end_ns]
+        own[sid] = total + max(0, p.end_ns - max([last, *awaited]))
+    return own
 
 
 def latency_ns(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from collector.queries._insights_dag import latency_ns, prepare
+from collector.queries._insights_dag import latency_ns, own_work, prepare
 from collector.queries._insights_model import (
     Insight,
     InsightEvidence,
@@ -21,27 +21,8 @@ HOP_CLASSES = frozenset({"agent", "tool"})
 
 
 def own_work_ns(spans: Sequence[InsightSpan]) -> dict[str, int]:
-    """Each span's duration minus the union of its children's intervals (clipped to it)."""
-    kids: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    by_id = {s.span_id: s for s in spans}
-    for s in spans:
-        p = by_id.get(s.parent_span_id or "")
-        if p is not None and p.span_id != s.span_id:
-            kids[p.span_id].append((max(s.start_ns, p.start_ns), min(s.end_ns, p.end_ns)))
-    own: dict[str, int] = {}
-    for s in spans:
-        covered, cur_s, cur_e = 0, None, None
-        for a, b in sorted(iv for iv in kids.get(s.span_id, []) if iv[1] > iv[0]):
-            if cur_e is None or a > cur_e:
-                if cur_e is not None and cur_s is not None:
-                    covered += cur_e - cur_s
-                cur_s, cur_e = a, b
-            else:
-                cur_e = max(cur_e, b)
-        if cur_e is not None and cur_s is not None:
-            covered += cur_e - cur_s
-        own[s.span_id] = max(0, s.end_ns - s.start_ns - covered)
-    return own
+    """Each span's own work as the replay scales it (`_insights_dag.own_work`)."""
+    return own_work(prepare([s.timed() for s in spans]))
 
 
 def what_if(runs: Sequence[InsightRun], speedup: float) -> list[Insight]:
@@ -51,7 +32,7 @@ def what_if(runs: Sequence[InsightRun], speedup: float) -> list[Insight]:
     for run in runs:
         timed = prepare([s.timed() for s in run.spans], run.root_span_id)
         base = latency_ns(timed, root=run.root_span_id)
-        own = own_work_ns(run.spans)
+        own = own_work(timed)
         agents: dict[str, list[InsightSpan]] = defaultdict(list)
         for s in run.spans:
             if s.agent_name:

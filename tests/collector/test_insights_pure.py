@@ -79,8 +79,8 @@ def test_a_join_waits_for_every_sibling_that_ended_before_it() -> None:
 
 def test_ignoring_a_dependency_overlaps_the_two_hops() -> None:
     spans = [T("p", None, 0, 100), T("a", "p", 10, 40), T("b", "p", 45, 90), T("b1", "b", 50, 80)]
-    # b no longer waits for a: it starts 5 ms into p's own work, like it did after a
-    assert lat_ms(spans, ignore={"b": {"a"}}) == 60
+    # b no longer waits for a: p launches it 5 ms after launching a (the gap it had after a)
+    assert lat_ms(spans, ignore={"b": {"a"}}) == 70
     assert lat_ms(spans, {"b1": 0.0}) == 70  # b's child free: b keeps its own 15 ms
 
 
@@ -101,11 +101,42 @@ def test_replay_survives_cycles_orphans_and_deep_chains() -> None:
     assert lat_ms(orphan, root="r") == 10
 
 
-def test_own_work_is_the_time_no_child_covers() -> None:
+def test_a_saving_never_exceeds_the_work_taken_away() -> None:
+    # random nested trees, spans dealt to three agents: shortening one agent's own work
+    # by x saves at most x of it, and more shortening never saves less
+    from collector.queries._insights_dag import own_work, prepare
+
+    rng = random.Random(11)
+    for _ in range(200):
+        spans = [T("r", None, 0, 1000)]
+        for i in range(rng.randint(1, 25)):
+            parent = rng.choice(spans)
+            a = rng.uniform(parent.start_ns, parent.end_ns) / MS
+            b = rng.uniform(a, parent.end_ns / MS + rng.choice([0, 0, 50]))
+            spans.append(T(f"s{i}", parent.span_id, a, b))
+        plan = prepare(spans)
+        own = own_work(plan)
+        for s in spans:
+            assert own[s.span_id] <= s.end_ns - s.start_ns
+        agent = {s.span_id: rng.choice("xyz") for s in spans}
+        base = replay(plan).latency_ns
+        for who in "xyz":
+            mine = [sid for sid, a in agent.items() if a == who]
+            half = base - replay(plan, dict.fromkeys(mine, 0.5)).latency_ns
+            free = base - replay(plan, dict.fromkeys(mine, 0.0)).latency_ns
+            assert -1e-6 <= half <= 0.5 * sum(own[m] for m in mine) + 1e-6
+            assert half <= free + 1e-6
+
+
+def test_own_work_is_the_parents_launch_gaps_and_tail() -> None:
+    # c starts before p ends but is not awaited (ends after it)
     spans = [S("p", None, 0, 100), S("a", "p", 10, 40), S("b", "p", 30, 60), S("c", "p", 90, 120)]
     own = own_work_ns(spans)
-    assert own["p"] / MS == 100 - 50 - 10
+    # 10 before a, 20 after launching a, 30 after b ended, 10 after launching c
+    assert own["p"] / MS == 10 + 20 + 30 + 10
     assert own["a"] / MS == 30
+    timed = [s.timed() for s in spans]
+    assert lat_ms(timed, {"p": 0.0}) == 100 - 70  # only a's and b's own time is left
 
 
 # --- what-if -----------------------------------------------------------------------------
