@@ -15,6 +15,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from collector.queries._graph import GraphEdge, GraphNode, HandoffGraph
 from collector.queries._graph_canvas import Canvas
@@ -147,7 +148,7 @@ class _Segment:
 
 def _place(graph: HandoffGraph, widths: dict[str, int]) -> tuple[list[_Item], list[_Segment]]:
     """Sugiyama through grandalf, one connected component after the other, left to right."""
-    from grandalf.graphs import Edge, Graph, Vertex
+    from grandalf.graphs import Edge, Vertex, graph_core
     from grandalf.layouts import SugiyamaLayout
 
     class _View:
@@ -161,11 +162,15 @@ def _place(graph: HandoffGraph, widths: dict[str, int]) -> tuple[list[_Item], li
     for i, e in enumerate(graph.edges):
         if e.source != e.target and e.source in vertices and e.target in vertices:
             edges.append(Edge(vertices[e.source], vertices[e.target], data=i))
-    g = Graph(list(vertices.values()), edges)
+    # components built here, in name order: grandalf's Graph collects each one's
+    # edges in a set, so its layout would change from one process to the next
+    components = []
+    for vs, es in _components(list(vertices.values()), edges):
+        components.append(graph_core(vs, es))
     items: list[_Item] = []
     segments: list[_Segment] = []
     offset = 0.0
-    for comp in g.C:
+    for comp in components:
         sug = SugiyamaLayout(comp)
         sug.xspace, sug.yspace, sug.dw, sug.dh = X_SPACE, 1, 1, BOX_H
         order = list(comp.sV)
@@ -196,6 +201,27 @@ def _place(graph: HandoffGraph, widths: dict[str, int]) -> tuple[list[_Item], li
                     )
                 )  # fmt: skip
     return items, segments
+
+
+def _components(vertices: list[Any], edges: list[Any]) -> list[tuple[list[Any], list[Any]]]:
+    """Connected components, vertices and edges each in the order given."""
+    group = {id(v): i for i, v in enumerate(vertices)}
+
+    def find(i: int) -> int:
+        while group[id(vertices[i])] != i:
+            i = group[id(vertices[i])]
+        return i
+
+    for e in edges:
+        a, b = find(group[id(e.v[0])]), find(group[id(e.v[1])])
+        if a != b:
+            group[id(vertices[max(a, b)])] = min(a, b)
+    roots: dict[int, tuple[list[Any], list[Any]]] = {}
+    for i, v in enumerate(vertices):
+        roots.setdefault(find(i), ([], []))[0].append(v)
+    for e in edges:
+        roots[find(group[id(e.v[0])])][1].append(e)
+    return list(roots.values())
 
 
 def _chain(sug: object, e: object) -> list[object]:
@@ -376,7 +402,9 @@ def _route(
     for i, edge in enumerate(graph.edges):
         if i not in cells:
             continue
-        label = _put_label(canvas, edge, label_spots.get(i, []))
+        # no room near the arrow: anywhere beside the edge's own line, lowest first
+        spots = label_spots.get(i, []) + sorted(cells[i], key=lambda rc: (-rc[0], rc[1]))
+        label = _put_label(canvas, edge, spots)
         routes.append(EdgeRoute(i, edge.source, edge.target, frozenset(cells[i]), label))
     return tuple(routes)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,24 @@ def test_thirty_agents_with_long_edges_are_routed() -> None:
 
 def test_an_empty_graph_says_so() -> None:
     assert layout_graph(HandoffGraph((), (), 0)).lines == ("No agents.",)
+
+
+def test_layout_is_the_same_in_every_process() -> None:
+    """grandalf keeps some edges in sets; the layout must not depend on object addresses."""
+    import subprocess
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    code = (
+        f"import sys; sys.path.insert(0, {here!r});"
+        "import test_graph_layout as t; from collector.queries import layout_graph;"
+        "print('\\n'.join(layout_graph(t.TEAM).lines))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        for _ in range(3)
+    }
+    assert len(outs) == 1
+    assert outs.pop().strip() == "\n".join(layout_graph(TEAM).lines).strip()
