@@ -49,7 +49,13 @@ from collector.queries._compare_read import (
     read_run_side,
     resolve_run_id,
 )
-from collector.queries._compare_text import diff_json, diff_lines, groups_json, groups_lines
+from collector.queries._compare_text import (
+    diff_json,
+    diff_lines,
+    groups_json,
+    groups_lines,
+    hop_label,
+)
 from collector.queries._console import check_store, sql_console
 from collector.queries._graph import (
     EdgeHandoff,
@@ -161,6 +167,7 @@ __all__ = [
     "groups_json",
     "groups_lines",
     "handoff_graph",
+    "hop_label",
     "insights",
     "layout_graph",
     "load_run",

@@ -132,7 +132,8 @@ def _hop(r: tuple[Any, ...], run_start_ns: int) -> Hop:
         on_critical_path=bool(r[10]),
         llm_calls=int(r[12] or 0),
         tokens=int(r[13] or 0),
-        cost_usd=None if r[14] is None else float(r[14]),
+        # no model call costs nothing; a call with no known price stays unknown
+        cost_usd=0.0 if not r[12] else None if r[14] is None else float(r[14]),
         errors=int(r[15] or 0),
         error_type=r[18] if outcome == "error" else r[8],
         models=_models(r[19]),

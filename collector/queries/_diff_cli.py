@@ -43,7 +43,8 @@ def execute(
     """Compare two runs, or two groups of runs; print the result; return the exit code."""
     import duckdb
 
-    from collector import queries, resolve_db
+    from collector import queries
+    from collector._paths import resolve_db
     from collector.store import StoreError
 
     def fail(code: int, message: str) -> int:

@@ -38,6 +38,8 @@ class RunsScreen(Screen[None]):
         Binding("d", "span_detail", "Root-cause span"),
         # show=False: the key bar (and its snapshots) stay as they are; `?` lists it
         Binding("i", "insights", "Insights", show=False),
+        Binding("m", "mark", "Mark for compare", show=False),
+        Binding("c", "compare", "Compare marked runs", show=False),
         Binding("g", "graph", "Graph", show=False),
         Binding("a", "agents", "Agents across runs", show=False),
         Binding("escape", "focus_list", "List", show=False),
@@ -103,13 +105,40 @@ class RunsScreen(Screen[None]):
 
     @on(RunsLoaded)
     def _counted(self) -> None:
-        self.query_one("#runs-count", Label).update(f"{self.runs.count} runs")
+        marked = len(self.runs.marked)
+        marks = f"  ◆ {marked} marked (c compares)" if marked else ""
+        self.query_one("#runs-count", Label).update(f"{self.runs.count} runs{marks}")
 
     def action_insights(self) -> None:
         """Ranked insights over the runs the filter shows."""
         from tui.screens.insights import InsightsScreen
 
         self.app.push_screen(InsightsScreen(self.runs.filter))
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the selected run for comparison."""
+        run = self.runs.row(self.runs.cursor)
+        if run is None:
+            self.notify("No run selected.", severity="warning")
+            return
+        self.runs.toggle_mark(run.trace_id)
+        self._counted()
+
+    def action_compare(self) -> None:
+        """Compare the two marked runs, a marked run with the selected one, or the
+        selected run with its conversation's previous turn."""
+        from tui.screens.compare import CompareScreen
+
+        run = self.runs.row(self.runs.cursor)
+        marked = self.runs.marked
+        if len(marked) == 2:
+            self.app.push_screen(CompareScreen(marked[0], marked[1]))
+        elif marked and run is not None and run.trace_id != marked[0]:
+            self.app.push_screen(CompareScreen(marked[0], run.trace_id))
+        elif run is not None:
+            self.app.push_screen(CompareScreen(run.trace_id))
+        else:
+            self.notify("No run selected.", severity="warning")
 
     def action_graph(self) -> None:
         """The handoff graph over the runs the filter shows."""

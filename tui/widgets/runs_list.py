@@ -58,6 +58,8 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
         self.count = 0
         self.cursor = 0
         self.selected_trace_id: str | None = None
+        self.marked: list[str] = []
+        """Runs marked for comparison (trace ids, at most two, oldest mark first)."""
         self.loaded = False
         """True once the first page arrived (the bench and tests wait on it)."""
         self._pages: LRUCache[int, list[RunRow]] = LRUCache(64)
@@ -188,6 +190,15 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
         if run is not None:
             self.selected_trace_id = run.trace_id
 
+    def toggle_mark(self, trace_id: str) -> None:
+        """Mark a run for comparison, or unmark it; a third mark drops the oldest."""
+        if trace_id in self.marked:
+            self.marked.remove(trace_id)
+        else:
+            self.marked = [*self.marked, trace_id][-2:]
+        self._strips.clear()
+        self.refresh()
+
     def tick(self) -> None:
         """Redraw ages and running durations (clock-dependent text), no I/O."""
         self._strips.clear()
@@ -211,10 +222,11 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
             style = self.get_component_rich_style("runs-list--loading")
             return Strip([Segment("…".ljust(width), style)], width)
         selected = index == self.cursor
-        key = (index, run, width, selected, self.has_focus, self._data_generation)
+        marked = run.trace_id in self.marked
+        key = (index, run, width, selected, self.has_focus, self._data_generation, marked)
         strip = self._strips.get(key)
         if strip is None:
-            strip = self._render_run(run, placed, width, selected)
+            strip = self._render_run(run, placed, width, selected, marked)
             self._strips[key] = strip
         return strip
 
@@ -227,7 +239,9 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
         text = render_cells(placed, cells).ljust(width)
         return Strip([Segment(text, self.get_component_rich_style("runs-list--header"))], width)
 
-    def _render_run(self, run: RunRow, placed: list, width: int, selected: bool) -> Strip:
+    def _render_run(
+        self, run: RunRow, placed: list, width: int, selected: bool, marked: bool = False
+    ) -> Strip:
         cells = run_cells(run, int(self.clock() * 1e9))
         status_class = {
             "ERROR": "runs-list--error",
@@ -244,6 +258,9 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
             segments.append(Segment(one, status_style if hot else base))
             if i < len(placed) - 1:
                 segments.append(Segment(" ", base))
+        if marked and segments:  # a compare mark in the first cell's first column
+            first = segments[0]
+            segments[0] = Segment("◆" + first.text[1:], first.style)
         used = sum(len(s.text) for s in segments)
         segments.append(Segment(" " * max(0, width - used), base))
         return Strip(segments, width)
