@@ -80,6 +80,12 @@ from collector.queries._insights_model import (
     InsightSpan,
     ModelPrice,
 )
+from collector.queries._messages import (
+    MessageRow,
+    ModelCallRow,
+    SpanConversation,
+    span_conversation,
+)
 from collector.queries._read import DB, Reader, reader
 from collector.queries._run import load_run, span_detail
 from collector.queries._runs import RUN_SORT_KEYS, max_ingested_ns, run_index, runs_count, runs_page
@@ -129,6 +135,8 @@ __all__ = [
     "InsightReport",
     "InsightRun",
     "InsightSpan",
+    "MessageRow",
+    "ModelCallRow",
     "ModelPrice",
     "NodeBox",
     "Reader",
@@ -143,6 +151,7 @@ __all__ = [
     "RunSide",
     "RunSort",
     "Schedule",
+    "SpanConversation",
     "SpanDetail",
     "SpanRow",
     "SqlResult",
@@ -183,6 +192,7 @@ __all__ = [
     "run_index",
     "runs_count",
     "runs_page",
+    "span_conversation",
     "span_detail",
     "sql_console",
 ]

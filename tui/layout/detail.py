@@ -5,13 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from collector.queries import SpanDetail
+from collector.queries import SpanConversation, SpanDetail
 
 from .fmt import fmt_cost, fmt_duration, fmt_time
+from .transcript import params_line
 
-__all__ = ["detail_sections", "handoff_producers"]
+__all__ = ["CONVERSATION", "detail_sections", "handoff_producers"]
 
-MAX_VALUE = 2000  # a huge attribute must not turn the screen into a wall of text
+CONVERSATION = "Conversation"
+"""Title of the placeholder section the screen replaces with the transcript."""
+MAX_VALUE = 2000
+_CONTENT_ATTRIBUTES = frozenset(
+    {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.definitions",
+    }
+)  # a huge attribute must not turn the screen into a wall of text
 
 
 def _value(value: Any) -> str:
@@ -53,7 +64,56 @@ def handoff_producers(detail: SpanDetail) -> list[tuple[str, str]]:
     return sorted(out.items(), key=lambda kv: kv[1].startswith("delegate"))
 
 
-def detail_sections(detail: SpanDetail) -> list[tuple[str, str]]:
+def _usage_line(detail: SpanDetail, conversation: SpanConversation | None) -> str | None:
+    # a model call shows its own usage; any other span the sum of the model calls it made
+    own = detail.input_tokens is not None or detail.output_tokens is not None
+    calls = conversation.calls if conversation is not None else ()
+    is_call = any(c.span_id == detail.span_id for c in calls) or (own and not calls)
+    if is_call:
+        return (
+            f"model       {detail.model or '?'}   tokens {detail.input_tokens or 0} in / "
+            f"{detail.output_tokens or 0} out   cost {fmt_cost(detail.cost_usd)}"
+        )
+    if conversation is not None and calls:
+        models = ", ".join(dict.fromkeys(c.model or "?" for c in calls))
+        return (
+            f"model calls {len(calls)} ({models})   tokens {conversation.input_tokens or 0} in / "
+            f"{conversation.output_tokens or 0} out   cost {fmt_cost(conversation.cost_usd)}"
+        )
+    if detail.model:
+        return f"model       {detail.model}   (no model calls recorded under this span)"
+    return None
+
+
+def _error_section(
+    detail: SpanDetail, conversation: SpanConversation | None
+) -> tuple[str, str] | None:
+    rejected = detail.error_role == "rejected" or (
+        conversation is not None and conversation.rejected_by is not None
+    )
+    if rejected:
+        by = conversation.rejected_by if conversation is not None else None
+        reason = (conversation.reject_reason if conversation is not None else None) or (
+            detail.error_message
+        )
+        lines = [f"Rejected by {by or 'a reviewer'}: {reason or '(no reason given)'}"]
+        lines.append("this span's output was declared wrong; errors after it are blamed here")
+        return ("Rejected", "\n".join(lines))
+    if detail.error_type or detail.exception_stacktrace or detail.error_role:
+        lines = [f"{detail.error_type or 'error'}: {detail.error_message or ''}"]
+        if detail.error_role:
+            lines.append(f"role {detail.error_role}")
+        if detail.cause_span_id:
+            lines.append(f"origin span {detail.cause_span_id}")
+        if detail.exception_stacktrace:
+            lines += ["", detail.exception_stacktrace.rstrip()]
+        return ("Exception", "\n".join(lines))
+    return None
+
+
+def detail_sections(
+    detail: SpanDetail, conversation: SpanConversation | None = None
+) -> list[tuple[str, str]]:
     """(title, body) pairs: overview, handoffs in, exception, input, output, attributes, events, links."""
     duration = "pending" if detail.pending else fmt_duration(detail.duration_ms)
     overview = [
@@ -65,28 +125,37 @@ def detail_sections(detail: SpanDetail) -> list[tuple[str, str]]:
         f"status      {detail.status}"
         + (f": {detail.status_message}" if detail.status_message else ""),
     ]
-    if detail.model:
-        overview.append(
-            f"model       {detail.model}   tokens {detail.input_tokens or 0} in / "
-            f"{detail.output_tokens or 0} out   cost {fmt_cost(detail.cost_usd)}"
-        )
+    usage = _usage_line(detail, conversation)
+    if usage:
+        overview.append(usage)
+    tools = [
+        m.tool_name or "?"
+        for m in (conversation.messages if conversation is not None else ())
+        if m.direction == "tools" and m.span_id == detail.span_id
+    ]
+    params = params_line(detail.attributes, tools)
+    if params:
+        overview.append(f"params      {params}")
     sections = [("Span", "\n".join(overview))]
     producers = handoff_producers(detail)
     if producers:
         body = "\n".join(f"{kind}  ← span {sid}" for sid, kind in producers)
         sections.append(("Handoffs in (p: jump to the producer)", body))
-    if detail.error_type or detail.exception_stacktrace or detail.error_role:
-        lines = [f"{detail.error_type or 'error'}: {detail.error_message or ''}"]
-        if detail.error_role:
-            lines.append(f"role {detail.error_role}")
-        if detail.cause_span_id:
-            lines.append(f"origin span {detail.cause_span_id}")
-        if detail.exception_stacktrace:
-            lines += ["", detail.exception_stacktrace.rstrip()]
-        sections.append(("Exception", "\n".join(lines)))
-    sections.append(("Input", _pretty(detail.input_preview)))
-    sections.append(("Output", _pretty(detail.output_preview)))
-    attrs = "\n".join(f"{k} = {_value(v)}" for k, v in sorted(detail.attributes.items()))
+    error = _error_section(detail, conversation)
+    if error is not None:
+        sections.append(error)
+    has_calls = conversation is not None and bool(conversation.calls)
+    own_call = has_calls and any(c.span_id == detail.span_id for c in conversation.calls)  # type: ignore[union-attr]
+    if not own_call:  # a model call's input and output are its transcript
+        sections.append(("Input", _pretty(detail.input_preview)))
+        sections.append(("Output", _pretty(detail.output_preview)))
+    if has_calls:
+        sections.append((CONVERSATION, ""))  # the screen puts the transcript widget here
+    shown = _CONTENT_ATTRIBUTES if own_call else frozenset()
+    attrs = "\n".join(
+        f"{k} = {'(in the conversation above)' if k in shown else _value(v)}"
+        for k, v in sorted(detail.attributes.items())
+    )
     sections.append(("Attributes", attrs or "(none)"))
     events = []
     for e in detail.events:
