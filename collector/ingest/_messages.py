@@ -80,9 +80,7 @@ def wants(attrs: Mapping[str, Any], events: list[dict[str, Any]] | None) -> bool
     """Cheap test: could this span carry messages?"""
     if not TRIGGER_KEYS.isdisjoint(attrs):
         return True
-    return bool(events) and any(
-        e.get("name") in EVENT_ROLES or e.get("name") == EVENT_CHOICE for e in events
-    )
+    return any(e.get("name") in EVENT_ROLES or e.get("name") == EVENT_CHOICE for e in events or ())
 
 
 def normalise(attrs: Mapping[str, Any], events: list[dict[str, Any]] | None) -> Normalised | None:
@@ -142,8 +140,8 @@ def _collect(rows: _Rows, attrs: Mapping[str, Any], events: list[dict[str, Any]]
         if name in EVENT_ROLES:
             role = EVENT_ROLES[name]
             body = _loads(ea.get("content", ea.get("gen_ai.event.content")))
-            message = body if isinstance(body, Mapping) else {"content": body}
-            message = {"role": role, **message} if "role" not in message else message
+            message: dict[str, Any] = dict(body) if isinstance(body, Mapping) else {"content": body}
+            message.setdefault("role", role)
             if role == "tool" and "tool_call_id" not in message and ea.get("id"):
                 message["tool_call_id"] = ea.get("id")
             rows.message("system" if role == "system" else "input", message)
@@ -196,14 +194,10 @@ class _Rows:
         n = self.messages.get(direction, 0)
         self.messages[direction] = n + 1
         if not isinstance(message, Mapping):
-            role = (
-                "system"
-                if direction == "system"
-                else ("user" if direction == "input" else "assistant")
-            )
-            self.add(direction, n, role, "text", message)
+            implied = {"system": "system", "input": "user"}.get(direction, "assistant")
+            self.add(direction, n, implied, "text", message)
             return
-        role = message.get("role")
+        role: Any = message.get("role")
         finish = message.get("finish_reason")
         kind = message.get("type")
         if kind == "function_call":  # OpenAI Responses API item
@@ -272,13 +266,14 @@ class _Rows:
     def tool_definition(self, tool: Any) -> None:
         if not isinstance(tool, Mapping):
             return
-        fn = tool.get("function") if isinstance(tool.get("function"), Mapping) else tool
+        nested = tool.get("function")
+        fn: Mapping[str, Any] = nested if isinstance(nested, Mapping) else tool
         n = self.messages.get("tools", 0)
         self.messages["tools"] = n + 1
         schema = fn.get("parameters", fn.get("input_schema"))
-        body = fn.get("description") or ""
+        body = str(fn.get("description") or "")
         if schema is not None:
-            body = (body + "\n" if body else "") + _text(schema)
+            body = (body + "\n" if body else "") + (_text(schema) or "")
         self.add("tools", n, None, "tool_definition", body, fn.get("name"))
 
 

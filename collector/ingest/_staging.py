@@ -169,9 +169,9 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
             if f is not None:
                 facts.append((i, f))
         if attrs and wants(attrs, events):
-            m = normalise(attrs, events)
-            if m is not None:
-                messages.append((i, m))
+            normalised = normalise(attrs, events)
+            if normalised is not None:
+                messages.append((i, normalised))
     resources, services = _resources(batch.resource)
     columns: dict[str, Any] = {
         "trace_id": batch.trace_id,
@@ -194,10 +194,10 @@ def batch_to_arrow(batch: SpanBatch) -> Staged:
     }
     columns["ord"] = range(n)
     for j, (c, _) in enumerate(MESSAGE_COLUMNS):
-        col = [None] * n
-        for i, m in messages:
-            col[i] = m[j]
-        columns[c] = col
+        values: list[Any] = [None] * n
+        for i, row in messages:
+            values[i] = row[j]
+        columns[c] = values
     for j, c in enumerate(STAGED_FACTS):
         col: list[Any] = [None] * n
         for i, f in facts:
