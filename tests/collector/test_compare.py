@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,7 +227,9 @@ def _run(batch: SpanBatch, trace_id: str, start_ms: float, *, bad: bool, conv: s
     n = itertools.count(1)
     base = T0 + int(start_ms * MS)
 
-    def span(name: str, parent: str | None, start: float, end: float, attrs: dict, **kw) -> str:
+    def span(
+        name: str, parent: str | None, start: float, end: float, attrs: dict[str, Any], **kw: Any
+    ) -> str:
         sid = f"{trace_id[:4]}{next(n):012x}"
         batch.add(
             trace_id=trace_id, span_id=sid, parent_span_id=parent, name=name, kind="INTERNAL",
@@ -237,7 +240,7 @@ def _run(batch: SpanBatch, trace_id: str, start_ms: float, *, bad: bool, conv: s
         )  # fmt: skip
         return sid
 
-    def agent(name: str, parent: str, start: float, end: float, by: str | None, **kw) -> str:
+    def agent(name: str, parent: str, start: float, end: float, by: str | None, **kw: Any) -> str:
         attrs = {"gen_ai.operation.name": "invoke_agent", "hoptrace.kind": "agent",
                  "gen_ai.agent.name": name, "hoptrace.input": kw.pop("input", None)}  # fmt: skip
         if kw.get("output"):
@@ -248,7 +251,7 @@ def _run(batch: SpanBatch, trace_id: str, start_ms: float, *, bad: bool, conv: s
         attrs |= kw.pop("attrs", {})
         return span(f"invoke_agent {name}", parent, start, end, attrs, **kw)
 
-    def chat(who: tuple[str, str], start: float, end: float, tokens: int, **kw) -> str:
+    def chat(who: tuple[str, str], start: float, end: float, tokens: int, **kw: Any) -> str:
         attrs = {"gen_ai.operation.name": "chat", "hoptrace.kind": "llm",
                  "gen_ai.agent.name": who[0], "hoptrace.agent.span_id": who[1],
                  "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": tokens,

@@ -40,6 +40,12 @@ async def test_two_marked_runs_open_the_compare_screen_at_their_divergence(demo_
         text = screen_text(pilot)
         assert "4 runs  ◆ 1 marked (c compares)" in text
         assert text.count("◆") == 2  # the count and the marked row
+        await pilot.press("question_mark")  # the help lists both keys
+        await settle(pilot)
+        help_text = screen_text(pilot)
+        assert "Mark for compare" in help_text
+        assert "Compare marked runs" in help_text
+        await pilot.press("escape")
         await pilot.press("m")  # unmark
         assert runs.marked == []
         await pilot.press("m", "up", "m")
