@@ -14,8 +14,10 @@ What each framework emits, as seen running it (tests/frameworks) and read in its
   `execute_tool transfer_to_<agent>` (native) inside `<agent>.transfer_to_<agent>`
   (OpenInference), ADK `execute_tool transfer_to_agent` with
   `gen_ai.tool.type=TransferToAgentTool` (the target in its arguments when captured, else
-  the next agent to start), and the GenAI proposal's (PR 98)
-  `gen_ai.agent.handoff.source.name` / `.target.name`.
+  the next agent to start), Strands' Swarm `execute_tool handoff_to_agent` (the same), and
+  the GenAI proposal's (PR 98) `gen_ai.agent.handoff.source.name` / `.target.name`. A
+  tool's name alone proves nothing (a bank's `transfer_to_savings`): name-based rules
+  also need a description that speaks of agents or handoffs, as all of these have.
 - AutoGen's runtime traces every message it routes (`autogen publish|process|create …`
   with `messaging.operation`): transport, not work. They are class `runtime`: no agent
   view counts them and error roles look through them.
@@ -38,10 +40,12 @@ Val = Callable[[str], str]
 METADATA = "metadata"  # OpenInference LangChain: the run's metadata as a JSON string
 MESSAGING_OPERATION = "messaging.operation"
 TOOL_TYPE = "gen_ai.tool.type"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
 TRANSFER_TOOL_TYPES = ("TransferToAgentTool",)  # Google ADK
 # one tool for every target, the target its `agent_name` argument: Google ADK, Strands' Swarm
 GENERIC_TRANSFER_TOOLS = ("transfer_to_agent", "handoff_to_agent")
 TRANSFER_PREFIXES = ("transfer_back_to_", "transfer_to_")
+HANDOFF_WORDS = r"hand ?off|agent"  # in a transfer tool's description
 AGENT_NAME_SUFFIXES = (".on_messages_stream", ".on_messages", ".run")  # AutoGen, smolagents
 NOT_AGENT_NODES = ("tools", "__start__", "__end__", "LangGraph")
 RUNTIME_SCOPES = ("autogen",)  # scope names starting so: AutoGen core's runtime tracer
@@ -61,6 +65,8 @@ ATTRS = (
     sc.GEN_AI_HANDOFF_SOURCE_NAME,
     sc.GEN_AI_HANDOFF_TARGET_NAME,
     sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    TOOL_DESCRIPTION,
+    "tool.description",
 )
 """Attributes the rules below read (besides the dialect table's)."""
 
@@ -82,24 +88,28 @@ def columns(val: Val) -> list[str]:
         for p in TRANSFER_PREFIXES
     )
     args = val(sc.GEN_AI_TOOL_CALL_ARGUMENTS)
+    # a tool's name alone is no proof (a bank's `transfer_to_savings`): its description
+    # must speak of agents or handoffs, as every framework's transfer tool's does
+    desc = f"lower(coalesce({val(TOOL_DESCRIPTION)}, {val('tool.description')}, ''))"
     return [
+        f"regexp_matches({desc}, {_lit(HANDOFF_WORDS)}) AS a_x_handoff_words",
         f"json_extract_string({md}, '$.langgraph_node') AS a_x_node",
         f"json_extract_string({md}, '$.langgraph_checkpoint_ns') AS a_x_ns",
         f"coalesce(json_exists({md}, '$.checkpoint_ns'), false) AS a_x_inner",
         f"{tname} AS a_x_tname",
         f"""coalesce({val(sc.GEN_AI_HANDOFF_TARGET_NAME)},
                  json_extract_string({md}, '$.__handoff_destination'),
-                 CASE WHEN a_x_tname IN ({_list(GENERIC_TRANSFER_TOOLS)})
+                 CASE WHEN NOT a_x_handoff_words THEN NULL
+                      WHEN a_x_tname IN ({_list(GENERIC_TRANSFER_TOOLS)})
                       THEN json_extract_string(try_cast({args} AS JSON), '$.agent_name')
                       {prefixed} END) AS a_x_transfer_to""",
         f"""coalesce({val(sc.GEN_AI_HANDOFF_TARGET_NAME)} IS NOT NULL
              OR {val(sc.GEN_AI_HANDOFF_SOURCE_NAME)} IS NOT NULL
              OR {val(TOOL_TYPE)} IN ({_list(TRANSFER_TOOL_TYPES)})
              OR json_extract_string({md}, '$.__handoff_destination') IS NOT NULL
-             OR a_x_tname IN ({_list(GENERIC_TRANSFER_TOOLS)})
+             OR (a_x_tname IN ({_list(GENERIC_TRANSFER_TOOLS)}) AND a_x_handoff_words)
              OR a_x_transfer_to IS NOT NULL, false) AS a_x_transfer_like""",
         f"{val(MESSAGING_OPERATION)} AS a_x_msg",
-        f"{val(sc.GEN_AI_HANDOFF_SOURCE_NAME)} AS a_x_transfer_from",
     ]
 
 

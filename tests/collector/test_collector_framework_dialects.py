@@ -74,10 +74,11 @@ def test_autogen_named_agents_runtime_noise_and_create_agent(db: Path) -> None:
     add(b, "oi", "inv", "planner.on_messages_stream", 2, 39, trace_id=T, scope="oi", status="OK",
         attrs={OI: "AGENT", "graph.node.id": "planner", "graph.node.parent_id": "start"})  # fmt: skip
     add(b, "t_oi", "oi", "planner.transfer_to_researcher", 10, 20, trace_id=T, scope="oi", status="OK",
-        attrs={OI: "TOOL", "tool.name": "transfer_to_researcher",
+        attrs={OI: "TOOL", "tool.name": "transfer_to_researcher", "tool.description": "Handoff to researcher.",
                "output.value": "Transferred to researcher, adopting the role of researcher immediately."})  # fmt: skip
     add(b, "t_nat", "t_oi", "execute_tool transfer_to_researcher", 11, 19, trace_id=T, scope="autogen-core",
-        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_researcher"})  # fmt: skip
+        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_researcher",
+               "gen_ai.tool.description": "Handoff to researcher."})  # fmt: skip
     add(b, "pub", "team", "autogen publish researcher_x", 41, 99, trace_id=T, scope="autogen core",
         attrs={"messaging.operation": "publish"})  # fmt: skip
     add(b, "proc", "pub", "autogen process researcher_x", 42, 98, trace_id=T, scope="autogen core",
@@ -122,6 +123,7 @@ def test_adk_transfer_to_agent_goes_to_the_next_agent(db: Path) -> None:
     add(b, "t2", "re", "execute_tool transfer_to_agent", 40, 41, trace_id=T, scope="gcp.vertex.agent",
         attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_agent",
                "gen_ai.tool.type": "TransferToAgentTool", "gen_ai.agent.name": "researcher",
+               "gen_ai.tool.description": "Transfer the question to another agent.",
                "gen_ai.tool.call.arguments": '{"agent_name": "coordinator"}'})  # fmt: skip
     SpanStore(db).write(b)
     assert q(db, "SELECT from_agent, to_agent, kind, from_span_id, to_span_id FROM handoffs ORDER BY start_ns") == [
@@ -209,3 +211,25 @@ def test_hoptrace_handoff_emits_pr98_attributes() -> None:
              if ln.attributes.get(sc.HANDOFF_KIND) == sc.KIND_EXPLICIT]  # fmt: skip
     assert [(ln[sc.GEN_AI_HANDOFF_SOURCE_NAME], ln[sc.GEN_AI_HANDOFF_TARGET_NAME]) for ln in links] == [
         ("writer", "reviewer")]  # fmt: skip
+
+
+def test_transfer_tools_need_a_handoff_description(db: Path) -> None:
+    """Strands' generic handoff tool is a transfer; a bank's `transfer_to_savings` is a tool."""
+    b = SpanBatch()
+    add(b, "sw", None, "invoke_swarm", 0, 100, trace_id=T, scope="strands",
+        attrs={"gen_ai.operation.name": "invoke_swarm"})  # fmt: skip
+    add(b, "p", "sw", "invoke_agent planner", 1, 40, trace_id=T, scope="strands",
+        attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})  # fmt: skip
+    add(b, "bank", "p", "execute_tool transfer_to_savings", 5, 6, trace_id=T, scope="strands",
+        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "transfer_to_savings",
+               "gen_ai.tool.description": "Move money to the savings account."})  # fmt: skip
+    add(b, "h", "p", "execute_tool handoff_to_agent", 10, 11, trace_id=T, scope="strands",
+        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "handoff_to_agent",
+               "gen_ai.tool.description": "Transfer control to another agent in the swarm."})  # fmt: skip
+    add(b, "r", "sw", "invoke_agent researcher", 41, 99, trace_id=T, scope="strands",
+        attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "researcher"})  # fmt: skip
+    SpanStore(db).write(b)
+    kinds = dict(q(db, "SELECT span_id, hoptrace_kind FROM spans"))
+    assert (kinds[sid("bank")], kinds[sid("h")]) == ("tool", "handoff")
+    assert q(db, "SELECT from_agent, to_agent, kind, to_span_id FROM handoffs") == [
+        ("planner", "researcher", "transfer", sid("r"))]  # fmt: skip

@@ -54,7 +54,13 @@ def run_pipeline(endpoint: str) -> Any:
         return {"error": f"{type(error).__name__}: {error}"}
 
     async def main(url: str) -> Any:
-        model = LiteLlm(model="openai/gpt-4o-mini", api_base=url, api_key="sk-test")
+        model = LiteLlm(
+            model="openai/gpt-4o-mini",
+            api_base=url,
+            api_key="sk-test",
+            max_retries=0,
+            num_retries=0,
+        )
         researcher = LlmAgent(
             name="researcher",
             model=model,

@@ -39,6 +39,7 @@ def _respond(body: dict[str, Any]) -> dict[str, Any] | int:
 
 def run_pipeline(endpoint: str) -> list[Any]:
     from openinference.instrumentation.smolagents import SmolagentsInstrumentor
+    from opentelemetry import context as otel_context
     from smolagents import OpenAIServerModel, ToolCallingAgent, tool
 
     calls = {"n": 0}
@@ -71,10 +72,15 @@ def run_pipeline(endpoint: str) -> list[Any]:
                                               description="Looks facts up.", max_steps=4)  # fmt: skip
                 manager = ToolCallingAgent(tools=[], model=model, managed_agents=[researcher],
                                            name="manager", max_steps=4)  # fmt: skip
+                saved = otel_context.get_current()
                 try:
                     out.append(manager.run(task))
                 except Exception as exc:  # the second run fails: that is the point
                     out.append(exc)
+                finally:
+                    # the instrumentation leaves its run span current when run() raises:
+                    # later spans of this thread (the next test's) would become its children
+                    otel_context.attach(saved)
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
