@@ -207,3 +207,33 @@ def test_transcript_snapshot(snap_compare, transcript_db: Path) -> None:
         await _open_span(pilot, CALL_2)
 
     assert snap_compare(make_app(transcript_db), terminal_size=(120, 50), run_before=run_before)
+
+
+async def test_waterfall_marks_origin_rejected_and_critical_path_with_glyphs(
+    demo_db: Path,
+) -> None:
+    from demo_db import REJECTED_RUN
+
+    from tui.widgets.waterfall import CRITICAL_MARK, ORIGIN_MARK, REJECTED_MARK, Waterfall
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.screen.post_message(OpenRun(REJECTED_RUN))
+        await settle(pilot)
+        wf = app.screen.query_one(Waterfall)
+        lines = [wf.render_line(y).text for y in range(len(wf.rows) + 2)]
+        by_name = {r.span.span_id: lines[i + 1] for i, r in enumerate(wf.rows)}
+        rejected = [r.span for r in wf.rows if r.span.error_role == "rejected"]
+        origins = [r.span for r in wf.rows if r.span.error_role == "origin"]
+        assert rejected
+        assert origins
+        assert all(REJECTED_MARK in by_name[s.span_id] for s in rejected)
+        assert all(ORIGIN_MARK in by_name[s.span_id] for s in origins)
+        others = [r.span for r in wf.rows if r.span.error_role not in ("origin", "rejected")]
+        assert not any(ORIGIN_MARK in by_name[s.span_id] for s in others)
+        critical = [r.span for r in wf.rows if r.span.on_critical_path]
+        assert critical
+        assert all(CRITICAL_MARK in by_name[s.span_id] for s in critical)
+        assert "failure started here" in lines[len(wf.rows) + 1]
+        assert "on the critical path" in lines[len(wf.rows) + 1]

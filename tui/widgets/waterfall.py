@@ -3,6 +3,10 @@
 Line API like the runs list: only visible rows are rendered, rendered rows are
 cached by everything that changes their look. All geometry comes from
 `tui.layout` (tree flattening, zoom / pan windows, bar cells).
+
+What matters survives a monochrome terminal and copied text: the span where a failure
+started, a rejected output and the critical path have their own glyphs (not only a
+colour), explained by the legend line under the spans.
 """
 
 from __future__ import annotations
@@ -42,6 +46,17 @@ from tui.widgets._cursor import CURSOR_BINDINGS, RowCursor
 __all__ = ["Waterfall"]
 
 DURATION_W = 8
+ORIGIN_MARK = "⚑"
+"""After the name of the span where a failure started (error role origin)."""
+REJECTED_MARK = "⊘"
+"""After the name of a span whose output a reviewer rejected."""
+ERROR_MARK = "✗"
+CRITICAL_MARK = "»"
+"""Before the duration of a span on the critical path."""
+LEGEND = (
+    f" {ORIGIN_MARK} failure started here   {REJECTED_MARK} output rejected   "
+    f"{ERROR_MARK} failed   {CRITICAL_MARK} on the critical path   … still running"
+)
 
 
 class Waterfall(RowCursor, can_focus=True):
@@ -130,7 +145,7 @@ class Waterfall(RowCursor, can_focus=True):
                     self.cursor = i
                     break
         self.cursor = max(0, min(self.cursor, len(self.rows) - 1))
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        self.virtual_size = Size(self.size.width, len(self.rows) + 2)
         self._scroll_to_cursor()
         self.refresh()
 
@@ -160,6 +175,9 @@ class Waterfall(RowCursor, can_focus=True):
                 width,
             )
         index = round(self.scroll_offset.y) + y - 1
+        if index == len(self.rows) and self.rows:
+            style = self.get_component_rich_style("waterfall--muted")
+            return Strip([Segment(truncate(LEGEND, width).ljust(width), style)], width)
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
@@ -176,8 +194,12 @@ class Waterfall(RowCursor, can_focus=True):
         fold = ("▸" if row.collapsed else "▾") if row.has_children else " "
         icon = ICONS[category(span, self._targets)]
         marks = ""
+        if span.error_role == "origin":
+            marks += f" {ORIGIN_MARK}"
+        elif span.error_role == "rejected":
+            marks += f" {REJECTED_MARK}"
         if span.status == "ERROR":
-            marks += " ✗"
+            marks += f" {ERROR_MARK}"
         if span.pending:
             marks += " …"
         if row.orphan:
@@ -216,6 +238,8 @@ class Waterfall(RowCursor, can_focus=True):
             duration = fmt_duration(max(0.0, self.clock() * 1e3 - span.start_ns / 1e6)) + "…"
         else:
             duration = fmt_duration(((span.end_ns or span.start_ns) - span.start_ns) / 1e6)
+        if span.on_critical_path:
+            duration = f"{CRITICAL_MARK}{duration}"
         label = self._label(row, name_w).ljust(name_w)
         dur_style = base
         if span.on_critical_path:
@@ -312,7 +336,7 @@ class Waterfall(RowCursor, can_focus=True):
                 self.action_open()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        self.virtual_size = Size(self.size.width, len(self.rows) + 2)
         self._strips.clear()
 
     def on_focus(self) -> None:
