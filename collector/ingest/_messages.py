@@ -33,6 +33,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import orjson
+
 from tracer import semconv as sc
 
 MAX_CONTENT = 16_384
@@ -100,7 +102,7 @@ def normalise(attrs: Mapping[str, Any], events: list[dict[str, Any]] | None) -> 
     if first is not None and len(first) > PREVIEW:
         first = first[:PREVIEW] + "…"
     return Normalised(
-        json.dumps(rows.rows, ensure_ascii=False, separators=(",", ":")),
+        _dumps(rows.rows),
         rows.messages.get("input", 0),
         rows.messages.get("output", 0),
         first,
@@ -277,11 +279,18 @@ class _Rows:
         self.add("tools", n, None, "tool_definition", body, fn.get("name"))
 
 
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # odd objects or huge ints from a foreign emitter
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        value = _dumps(value)
     if len(value) > MAX_CONTENT:
         value = value[:MAX_CONTENT] + f"…(+{len(value) - MAX_CONTENT} chars)"
     return value
@@ -295,8 +304,8 @@ def _loads(value: Any) -> Any:
         head = value.lstrip()[:1]
         if head in ("[", "{", '"'):
             try:
-                return json.loads(value)
-            except ValueError:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
                 return value
         return value
     if isinstance(value, tuple):
