@@ -81,3 +81,23 @@ def test_sql_errors_are_plain_errors(ch_url: str) -> None:
 def test_max_rows_caps_with_one_extra(ch_url: str) -> None:
     _filled(ch_url)
     assert run_guarded("SELECT * FROM otel_traces", ch_url, max_rows=3).num_rows == 4
+
+
+def test_sql_table_format_prints_clickhouse_types(ch_url: str) -> None:
+    _filled(ch_url)
+    assert main(["derive", "--store", ch_url, "--once", "--lag", "0"]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    sql = "SELECT name, start_time, duration_ms, attributes FROM runs ORDER BY name"
+    assert execute(sql, ch_url, "table", out, err) == 0, err.getvalue()
+    assert "article" in out.getvalue()
+    assert "2023-11-14" in out.getvalue()
+
+
+def test_ttl_days_reach_every_table_it_creates(ch_url: str) -> None:
+    ch = ClickHouseStore(ch_url, ttl_days=7)
+    for table in ("otel_traces", "hoptrace_span_t", "hoptrace_runs_t", "hoptrace_changes"):
+        ddl = ch.query(f"SHOW CREATE TABLE {table}").column(0)[0].as_py()
+        assert "toIntervalDay(7)" in ddl, table
+    assert (
+        "ttl_only_drop_parts = 1" in ch.query("SHOW CREATE TABLE otel_traces").column(0)[0].as_py()
+    )
