@@ -3,7 +3,8 @@
 Every statement hoptrace runs is plain ClickHouse SQL handed to `execute` or `arrow`,
 identical for both engines, so what the chdb tests prove about the SQL holds for a
 server. Only the bulk insert differs in transport: chdb reads an Arrow table in
-process (`Python()` table function), a server receives it over HTTP (clickhouse-connect).
+process (`Python()` table function), a server receives it over HTTP (clickhouse-connect), and query settings (`readonly = 1` for user SQL) travel
+as HTTP request parameters to a server, as a trailing SETTINGS clause to chdb.
 
 Store URLs:
 - `chdb://PATH`: an embedded database directory (created on first use);
@@ -100,24 +101,24 @@ class Conn:
 
     def execute(self, sql: str, settings: dict[str, Any] | None = None) -> None:
         """Run one statement that returns nothing."""
-        sql = _with_settings(sql, settings)
         with self.lock:
             try:
                 if self._session is not None:
-                    self._session.query(sql)
+                    self._session.query(_with_settings(sql, settings))
                 else:
-                    self._client.command(sql)
+                    self._client.command(sql, settings=settings)
             except Exception as exc:  # both engines raise their own types
                 raise ClickHouseError(str(exc).strip()) from exc
 
     def arrow(self, sql: str, settings: dict[str, Any] | None = None) -> pa.Table:
         """Run one query and return its rows as an Arrow table."""
-        sql = _with_settings(sql, settings)
         with self.lock:
             try:
                 if self._session is not None:
-                    return pa.table(self._session.query(sql, "ArrowTable"))
-                return self._client.query_arrow(sql, use_strings=True)
+                    return pa.table(
+                        self._session.query(_with_settings(sql, settings), "ArrowTable")
+                    )
+                return self._client.query_arrow(sql, settings=settings, use_strings=True)
             except Exception as exc:
                 raise ClickHouseError(str(exc).strip()) from exc
 
