@@ -34,7 +34,13 @@ def what_if(runs: Sequence[InsightRun], speedup: float) -> list[Insight]:
         base = latency_ns(timed, root=run.root_span_id)
         own = own_work(timed)
         agents: dict[str, list[InsightSpan]] = defaultdict(list)
+        seen: set[str] = set()
         for s in run.spans:
+            # one span per id, the first row as `prepare` keeps it: its own work counted
+            # once, under one agent (scaling is by id, so a second row is the same span)
+            if s.span_id in seen:
+                continue
+            seen.add(s.span_id)
             if s.agent_name:
                 agents[s.agent_name].append(s)
         for agent, mine in agents.items():

@@ -15,6 +15,10 @@ from test_insights_store import costly_run, hops_run, shifting_run
 
 import collector
 from collector import SpanStore
+from collector.queries import RunFilter
+from collector.queries._insights import _fetch_runs
+from collector.queries._insights_time import what_if
+from collector.queries._read import _connect
 
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "COLUMNS": "160"}
 ENV.pop("HOPTRACE_DB", None)
@@ -64,9 +68,11 @@ def test_insights_on_the_demo_store(demo: Path) -> None:
     for i in what_if:
         d = i["details"]
         # shortening one agent's work by x can never save more than x of that work,
-        # and making it free saves at least as much as making it faster
-        assert d["saving_s_p50"] <= d["naive_saving_s_p50"] + 1e-3
-        assert d["saving_if_free_s_p50"] >= d["saving_s_p50"] - 1e-9
+        # and making it free saves at least as much as making it faster: both hold by
+        # construction (test_insights_pure), whatever shapes the demo's real timing gave;
+        # the figures are rounded to 4 places, so they may differ by one unit of it
+        assert 0 <= d["saving_s_p50"] <= d["naive_saving_s_p50"] + 1e-4
+        assert d["saving_if_free_s_p50"] >= d["saving_s_p50"] - 1e-4
     named = [
         i for i in found if i["kind"] == "model_swap" and i["details"]["target"] == "gpt-4o-mini"
     ]
@@ -74,6 +80,21 @@ def test_insights_on_the_demo_store(demo: Path) -> None:
     # a run with no priced call (all its calls failed) counts as $0, not as missing
     (cost,) = collector.query("SELECT sum(cost_usd) / count(*) FROM runs", demo).rows()[0]
     assert report["cost_per_run_usd"] == pytest.approx(cost, rel=1e-6)
+
+
+def test_what_if_bounds_hold_in_every_demo_run(demo: Path) -> None:
+    # the p50s above could hide a run that breaks the bound: check each run and agent
+    with _connect(demo) as conn:
+        runs, total = _fetch_runs(conn, RunFilter(), 100, 1_000_000)
+    assert len(runs) == total == 10
+    checked = 0
+    for run in runs:
+        for i in what_if([run], 0.5):
+            d = i.details
+            assert 0 <= i.saving_s <= d["naive_saving_s_p50"] + 5e-5, (run.trace_id, i.agents)
+            assert d["saving_if_free_s_p50"] >= i.saving_s - 5e-5, (run.trace_id, i.agents)
+            checked += 1
+    assert checked >= 10 * 3  # every run has several agents
 
 
 def test_text_output_and_filters_on_the_demo_store(demo: Path) -> None:
