@@ -81,6 +81,7 @@ from collector.queries._insights_model import (
     ModelPrice,
 )
 from collector.queries._messages import (
+    ContentLineage,
     MessageRow,
     ModelCallRow,
     SpanConversation,
@@ -115,6 +116,7 @@ __all__ = [
     "AgentStats",
     "AgentTotals",
     "AlignedHop",
+    "ContentLineage",
     "Divergence",
     "EdgeHandoff",
     "EdgeRoute",

@@ -64,10 +64,20 @@ def build_transcript_db(path: Path) -> Path:
              "finish_reason": "stop"}  # fmt: skip
     t.span("chat gpt-4o-mini", writer, 450, 1100,
            _chat_attrs([user, {"role": "assistant", "parts": [call]}, result], [reply], (18, 42)))  # fmt: skip
-    t.agent("reviewer", wf, 1250, 1900, events=[{
+    draft = "Paragraph 0: agents hand work to each other through tools."
+    link = {"trace_id": RUN, "span_id": WRITER, "attributes": {
+        "hoptrace.link.type": "handoff", "hoptrace.handoff.kind": "data",
+        "hoptrace.handoff.from_agent": "writer", "hoptrace.handoff.argument": "draft"}}  # fmt: skip
+    t.agent("reviewer", wf, 1250, 1900, links=[link], events=[{
         "name": "hoptrace.reject", "time_ns": T0 + 300_000 * 10**6 + 1800 * 10**6,
         "attributes": {"hoptrace.reject.span_id": WRITER, "hoptrace.reject.agent": "writer",
                        "hoptrace.reject.reason": "cites no sources"}}])  # fmt: skip
+    review = {"role": "user", "parts": [{"type": "text", "content": f"Review this draft:\n{LONG}"}]}
+    verdict = {"role": "assistant", "parts": [{"type": "text", "content": "REJECT"}]}
+    t.span("chat gpt-4o-mini", REVIEWER, 1300, 1800, {
+        **_chat_attrs([review], [verdict], (50, 2)),
+        "gen_ai.agent.name": "reviewer", "hoptrace.agent.span_id": REVIEWER})  # fmt: skip
+    assert draft in LONG
     store = SpanStore(path)
     try:
         store.write(batch)
@@ -115,6 +125,14 @@ def test_search_and_params() -> None:
     attrs = {"gen_ai.request.temperature": 0.2, "gen_ai.request.max_tokens": 64}
     assert params_line(attrs, ["lookup"]) == "temperature 0.2 · max_tokens 64 · tools lookup"
     assert params_line({}) is None
+
+
+def test_content_lineage_of_a_handoff(transcript_db: Path) -> None:
+    conv = queries.span_conversation(transcript_db, RUN, REVIEWER)
+    [lin] = conv.lineage
+    assert (lin.from_agent, lin.from_span_id, lin.from_call_span_id) == ("writer", WRITER, CALL_2)
+    assert lin.excerpt.startswith("Paragraph 0: agents hand work")
+    assert queries.span_conversation(transcript_db, RUN, WRITER).lineage == ()
 
 
 def test_agent_conversation_sums_its_calls(transcript_db: Path) -> None:
@@ -188,6 +206,15 @@ async def test_agent_span_shows_its_calls_tokens_cost_and_rejection(transcript_d
         assert "12 in / 8 out" in headers[0]
         assert "18 in / 42 out" in headers[1]
         assert "params      temperature 0.2" not in text  # the agent has no request params
+
+
+async def test_handoff_shows_content_lineage(transcript_db: Path) -> None:
+    app = make_app(transcript_db)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await _open_span(pilot, REVIEWER)
+        text = screen_text(pilot)
+        assert "data from writer" in text
+        assert "this agent's first prompt contains writer's last model reply" in text
 
 
 async def test_model_call_shows_params(transcript_db: Path) -> None:

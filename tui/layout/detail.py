@@ -139,8 +139,14 @@ def detail_sections(
     sections = [("Span", "\n".join(overview))]
     producers = handoff_producers(detail)
     if producers:
-        body = "\n".join(f"{kind}  ← span {sid}" for sid, kind in producers)
-        sections.append(("Handoffs in (p: jump to the producer)", body))
+        lines = [f"{kind}  ← span {sid}" for sid, kind in producers]
+        for lin in conversation.lineage if conversation is not None else ():
+            excerpt = lin.excerpt if len(lin.excerpt) <= 60 else lin.excerpt[:60] + "…"
+            lines.append(
+                f"content: this agent's first prompt contains {lin.from_agent or '?'}'s last"
+                f' model reply ("{excerpt}", call {lin.from_call_span_id})'
+            )
+        sections.append(("Handoffs in (p: jump to the producer)", "\n".join(lines)))
     error = _error_section(detail, conversation)
     if error is not None:
         sections.append(error)
