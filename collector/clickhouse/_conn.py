@@ -7,7 +7,8 @@ process (`Python()` table function), a server receives it over HTTP (clickhouse-
 as HTTP request parameters to a server, as a trailing SETTINGS clause to chdb.
 
 Store URLs:
-- `chdb://PATH`: an embedded database directory (created on first use);
+- `chdb://PATH`: an embedded database directory (created on first use; one process at a
+  time can hold it);
 - `clickhouse://[user[:password]@]host[:port]/db` (HTTP, default port 8123) and
   `clickhouses://...` (TLS, default port 8443), or `?secure=1`; the user and password
   default to `$CLICKHOUSE_USER` / `$CLICKHOUSE_PASSWORD`.
@@ -175,7 +176,13 @@ def _chdb_session(path: str) -> Any:
             for other in list(_sessions):
                 _sessions.pop(other).close()
             os.makedirs(path, exist_ok=True)
-            _sessions[path] = chs.Session(path)
+            try:
+                _sessions[path] = chs.Session(path)
+            except Exception as exc:
+                raise ClickHouseError(
+                    f"cannot open chdb://{path}: {str(exc).strip()} (an embedded database is "
+                    "held by one process at a time; is another hoptrace using it?)"
+                ) from exc
         return _sessions[path]
 
 

@@ -1,14 +1,15 @@
 """ClickHouse tables: the OTel Collector's `otel_traces`, hoptrace's derived tables, the views.
 
 - `otel_traces`: exactly the contrib `clickhouseexporter`'s table (its
-  internal/sql_templates/traces_table.sql), so a collector fleet and `hoptrace collect`
-  write the same rows. hoptrace never alters it.
+  internal/sql_templates/traces_table.sql), so a collector fleet and
+  `ClickHouseStore.write` write the same rows. hoptrace never alters it.
 - `hoptrace_changes`: filled by a materialized view on every insert into `otel_traces`
   (trace id, earliest start in the insert, the insert's time): the derive workers'
   "what changed since my watermark" log, without a column added to the standard table.
 - `hoptrace_<table>`: the DuckDB store's tables (`span_t` and the rollups), the same
-  columns plus `_version` (the derive pass's time) and `_day`; ReplacingMergeTree(_version),
-  so re-deriving a trace replaces its rows when parts merge.
+  columns plus `_version` (the derive pass's time), `_day` (the trace's first day:
+  partitions by month, TTL by day) and, for rollups without a natural key, `_n`;
+  ReplacingMergeTree(_version), so re-deriving a trace replaces its rows when parts merge.
 - `hoptrace_versions`: the latest derived version of each trace, written last by a pass:
   the views show only the rows of that version (a re-derived trace that lost a row, e.g.
   a handoff, shows none of the old ones, merged or not).
@@ -105,7 +106,7 @@ def _columns(cols: tuple[tuple[str, str], ...], table: str) -> str:
 
 
 def ddl(ttl_days: int | None = None) -> list[str]:
-    """Statements creating every table and view (idempotent: IF NOT EXISTS / OR REPLACE)."""
+    """Statements creating every table (idempotent); the views are `view_ddl`'s."""
     otel_ttl = f"TTL toDateTime(Timestamp) + toIntervalDay({ttl_days})" if ttl_days else ""
     ttl = f"TTL _day + toIntervalDay({ttl_days})" if ttl_days else ""
     stmts = [

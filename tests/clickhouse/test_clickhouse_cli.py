@@ -101,3 +101,26 @@ def test_ttl_days_reach_every_table_it_creates(ch_url: str) -> None:
     assert (
         "ttl_only_drop_parts = 1" in ch.query("SHOW CREATE TABLE otel_traces").column(0)[0].as_py()
     )
+
+
+def test_a_chdb_store_held_by_another_process_is_a_clear_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    held = tmp_path / "held"
+    code = (
+        "import sys, time; from chdb import session; s = session.Session(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(held)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "open"
+        out, err = io.StringIO(), io.StringIO()
+        assert execute("SELECT 1", f"chdb://{held}", "table", out, err) == 1
+        assert "held by one process at a time" in err.getvalue()
+    finally:
+        child.kill()
+        child.wait()
