@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -155,6 +156,8 @@ def main() -> int:
         d = best(lambda q=q: collector.query(q, duck_path))
         c = best(lambda q=q: ch.query(q))
         print(f"{name:<16} {d * 1e3:>10.1f} {c * 1e3:>10.1f} {c / d:>12.2f}")
+    ch.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
