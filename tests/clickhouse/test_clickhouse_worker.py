@@ -120,3 +120,16 @@ def test_rows_written_before_hoptrace_are_found(ch_url: str) -> None:
     conn.insert("otel_traces", batch_to_otel(_trace(3)))
     ch = ClickHouseStore(ch_url)
     assert derive_pass(ch.conn, lag_s=0).traces == 1
+
+
+def test_a_new_worker_count_rederives_everything_once(ch_url: str) -> None:
+    ch = ClickHouseStore(ch_url)
+    for n in range(10):
+        ch.write(_trace(n))
+    assert derive_pass(ch.conn, lag_s=0).traces == 10
+    # N changes from 1 to 2: the new shares start at zero, derive every trace again, idempotently
+    again = [derive_pass(ch.conn, worker=i, workers=2, lag_s=0).traces for i in (0, 1)]
+    assert sum(again) == 10
+    assert _count(ch, "SELECT count() FROM runs") == 10
+    assert _count(ch, "SELECT count() FROM spans") == 20
+    assert [derive_pass(ch.conn, worker=i, workers=2, lag_s=0).traces for i in (0, 1)] == [0, 0]
