@@ -178,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         "without it the graph is aggregated over every run in the store.",
     )
     graph.add_argument(
-        "run", nargs="?", metavar="RUN", help="run id (a unique prefix is enough; default: all runs)"
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="run id (a unique prefix is enough; default: all runs)",
     )
     graph.add_argument("--db", help=_DB_HELP)
     graph.add_argument("--format", choices=("text", "mermaid", "dot"), default="text")

@@ -24,6 +24,7 @@ ICONS: dict[str, str] = {
     "span": "·",
 }
 
+
 def category(span: SpanRow, handoff_targets: frozenset[str] = frozenset()) -> str:
     """workflow | agent | handoff | tool | llm | span: the collector's `span_class`.
 
