@@ -10,7 +10,7 @@ import pyarrow as pa
 from collector.clickhouse._conn import ClickHouseError, Conn, connect
 from collector.clickhouse._otel import batch_to_otel
 from collector.clickhouse._schema import CHANGES, OTEL_TRACES, ddl, view_ddl
-from collector.ingest import SpanBatch
+from collector.ingest import SpanBatch, batch_from_raw
 from collector.schema import RAW_COLUMN_NAMES
 
 _COPY_CHUNK = 50_000
@@ -73,7 +73,6 @@ def copy_from_duckdb(db: str | Path, store: ClickHouseStore) -> int:
     The raw OTel columns are the same ones the DuckDB store keeps for migrations, so the
     ClickHouse side sees the spans as an OTel Collector would have delivered them.
     """
-    import json
 
     from collector.store import read_connection
 
@@ -88,26 +87,7 @@ def copy_from_duckdb(db: str | Path, store: ClickHouseStore) -> int:
             ).fetchall()
         if not rows:
             return total
-        batch = SpanBatch()
-        for r in rows:
-            rec = dict(zip(RAW_COLUMN_NAMES, r, strict=True))
-            batch.add(
-                trace_id=rec["trace_id"],
-                span_id=rec["span_id"],
-                parent_span_id=rec["parent_span_id"],
-                name=rec["name"],
-                kind=rec["kind"],
-                start_ns=rec["start_ns"],
-                end_ns=rec["end_ns"],
-                status_code=rec["status"],
-                status_message=rec["status_message"],
-                attributes=json.loads(rec["attributes"] or "{}"),
-                events=json.loads(rec["events"] or "[]"),
-                links=json.loads(rec["links"] or "[]"),
-                resource=json.loads(rec["resource"] or "{}"),
-                scope_name=rec["scope_name"],
-                scope_version=rec["scope_version"],
-            )
+        batch = batch_from_raw(rows)
         store.write(batch)
         total += len(rows)
         offset += len(rows)

@@ -7,6 +7,7 @@ from collector.ingest._batch import (
     SPAN_KINDS,
     STATUS_CODES,
     SpanBatch,
+    batch_from_raw,
     coalesce,
     drop_superseded_pending,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "SpanBatch",
     "Staged",
     "arrow_schema",
+    "batch_from_raw",
     "batch_to_arrow",
     "coalesce",
     "drop_superseded_pending",

@@ -7,6 +7,8 @@ lists so that filling a batch costs one append per field, not an object per span
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,3 +133,37 @@ def coalesce(batches: list[SpanBatch]) -> SpanBatch:
         for batch in batches:
             merged.extend(batch)
     return drop_superseded_pending(merged)[0]
+
+
+def _decoded(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def batch_from_raw(rows: Iterable[Sequence[Any]]) -> SpanBatch:
+    """A batch of stored raw rows (`collector.schema.RAW_COLUMN_NAMES`, JSON as text or
+    decoded): how a migration re-ingests an older file and how other stores are fed."""
+    from collector.schema import RAW_COLUMN_NAMES
+
+    batch = SpanBatch()
+    for row in rows:
+        rec = dict(zip(RAW_COLUMN_NAMES, row, strict=True))
+        batch.add(
+            trace_id=rec["trace_id"],
+            span_id=rec["span_id"],
+            parent_span_id=rec["parent_span_id"],
+            name=rec["name"],
+            kind=rec["kind"],
+            start_ns=rec["start_ns"],
+            end_ns=rec["end_ns"],
+            status_code=rec["status"],
+            status_message=rec["status_message"],
+            attributes=_decoded(rec["attributes"], {}),
+            events=_decoded(rec["events"], []),
+            links=_decoded(rec["links"], []),
+            resource=_decoded(rec["resource"], {}),
+            scope_name=rec["scope_name"],
+            scope_version=rec["scope_version"],
+        )
+    return batch

@@ -42,13 +42,7 @@ from collector.queries._compare_groups import (
     groups_compare,
     percentile,
 )
-from collector.queries._compare_read import (
-    RunNotFoundError,
-    compare_runs,
-    previous_turn,
-    read_run_side,
-    resolve_run_id,
-)
+from collector.queries._compare_read import compare_runs, previous_turn, read_run_side
 from collector.queries._compare_text import (
     diff_json,
     diff_lines,
@@ -62,11 +56,9 @@ from collector.queries._graph import (
     GraphEdge,
     GraphNode,
     HandoffGraph,
-    RunNotFound,
     edge_handoffs,
     graph_over_runs,
     handoff_graph,
-    resolve_run,
 )
 from collector.queries._graph_layout import EdgeRoute, GraphGrid, NodeBox, layout_graph, node_lines
 from collector.queries._insights import compute_insights, insights
@@ -89,7 +81,15 @@ from collector.queries._messages import (
 )
 from collector.queries._read import DB, Reader, reader
 from collector.queries._run import load_run, span_detail
-from collector.queries._runs import RUN_SORT_KEYS, max_ingested_ns, run_index, runs_count, runs_page
+from collector.queries._runs import (
+    RUN_SORT_KEYS,
+    RunNotFoundError,
+    max_ingested_ns,
+    resolve_run_id,
+    run_index,
+    runs_count,
+    runs_page,
+)
 from collector.queries._types import (
     AgentRow,
     ErrorRow,
@@ -147,7 +147,6 @@ __all__ = [
     "RunBundle",
     "RunDiff",
     "RunFilter",
-    "RunNotFound",
     "RunNotFoundError",
     "RunRow",
     "RunSide",
@@ -189,7 +188,6 @@ __all__ = [
     "read_run_side",
     "reader",
     "replay",
-    "resolve_run",
     "resolve_run_id",
     "run_index",
     "runs_count",

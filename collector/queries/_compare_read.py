@@ -11,42 +11,19 @@ from typing import Any
 
 from collector.queries._compare import Hop, RunDiff, RunSide, canonical_order, diff_runs
 from collector.queries._read import DB, Reader, _connect, _models
+from collector.queries._runs import RunNotFoundError
 
 __all__ = [
     "MAX_HOPS",
-    "RunNotFoundError",
     "compare_runs",
     "previous_turn",
     "read_run_side",
-    "resolve_run_id",
 ]
 
 MAX_HOPS = 1000
 """Agent invocations read per run: the alignment is quadratic in the differing middle."""
 MAX_MESSAGES = 20
 PREVIEW_CHARS = 2000
-
-
-class RunNotFoundError(LookupError):
-    """No run (or more than one) matches the id or prefix given."""
-
-
-def resolve_run_id(db: DB | Reader, prefix: str) -> str:
-    """The full trace id of the one run whose id starts with `prefix`."""
-    wanted = prefix.strip().lower()
-    if not wanted:
-        raise RunNotFoundError("empty run id")
-    with _connect(db) as conn:
-        rows = conn.execute(
-            "SELECT trace_id FROM runs WHERE starts_with(trace_id, ?) ORDER BY trace_id LIMIT 3",
-            [wanted],
-        ).fetchall()
-    if not rows:
-        raise RunNotFoundError(f"no run with id {prefix!r}")
-    if len(rows) > 1 and rows[0][0] != wanted:
-        ids = ", ".join(r[0] for r in rows[:2])
-        raise RunNotFoundError(f"run id {prefix!r} is ambiguous ({ids}, ...)")
-    return str(rows[0][0])
 
 
 def previous_turn(db: DB | Reader, trace_id: str) -> str | None:

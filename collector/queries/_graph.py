@@ -27,11 +27,9 @@ __all__ = [
     "GraphEdge",
     "GraphNode",
     "HandoffGraph",
-    "RunNotFound",
     "edge_handoffs",
     "graph_over_runs",
     "handoff_graph",
-    "resolve_run",
 ]
 
 MAX_NODES = 200
@@ -106,10 +104,6 @@ class EdgeHandoff:
     to_span_id: str | None
     payload_preview: str | None
     start_ns: int
-
-
-class RunNotFound(LookupError):
-    """No run, or more than one, matches the id (prefix) given."""
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
@@ -336,20 +330,3 @@ def _preview(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return str(_json(value))
-
-
-def resolve_run(db: DB | Reader, prefix: str) -> str:
-    """The full trace id of the one run whose id starts with `prefix`."""
-    wanted = prefix.strip().lower()
-    if not wanted:
-        raise RunNotFound("empty run id")
-    with _connect(db) as conn:
-        rows = conn.execute(
-            "SELECT trace_id FROM runs WHERE starts_with(trace_id, ?) ORDER BY trace_id LIMIT 3",
-            [wanted],
-        ).fetchall()
-    if not rows:
-        raise RunNotFound(f"no run with id {prefix!r}")
-    if len(rows) > 1:
-        raise RunNotFound(f"run id {prefix!r} is ambiguous ({', '.join(r[0] for r in rows)}, ...)")
-    return str(rows[0][0])

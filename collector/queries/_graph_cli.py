@@ -17,14 +17,13 @@ from collector.queries._graph import (
     GraphEdge,
     GraphNode,
     HandoffGraph,
-    RunNotFound,
     graph_over_runs,
     handoff_graph,
-    resolve_run,
 )
 from collector.queries._graph_layout import layout_graph, node_lines
 from collector.queries._read import reader
 from collector.queries._run import load_run
+from collector.queries._runs import RunNotFoundError, resolve_run_id
 
 FORMATS = ("text", "mermaid", "dot")
 
@@ -43,10 +42,10 @@ def execute(run_id: str | None, db: str | None, fmt: str, out: TextIO, err: Text
     try:
         with reader(db) as conn:
             if run_id:
-                graph = handoff_graph(load_run(conn, resolve_run(conn, run_id)))
+                graph = handoff_graph(load_run(conn, resolve_run_id(conn, run_id)))
             else:
                 graph = graph_over_runs(conn)
-    except (RunNotFound, StoreError, duckdb.Error) as exc:
+    except (RunNotFoundError, StoreError, duckdb.Error) as exc:
         print(f"hoptrace graph: {exc}", file=err)
         return 1
     out.write(render(graph, fmt))

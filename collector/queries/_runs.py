@@ -133,4 +133,23 @@ def run_index(db: DB | Reader, flt: RunFilter, sort: RunSort, trace_id: str) -> 
     return None if row is None else int(row[0])
 
 
-# Normalised in SQL so rows map straight onto SpanRow (no per-field Python work).
+class RunNotFoundError(LookupError):
+    """No run (or more than one) matches the id or prefix given."""
+
+
+def resolve_run_id(db: DB | Reader, prefix: str) -> str:
+    """The full trace id of the one run whose id starts with `prefix`."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        raise RunNotFoundError("empty run id")
+    with _connect(db) as conn:
+        rows = conn.execute(
+            "SELECT trace_id FROM runs WHERE starts_with(trace_id, ?) ORDER BY trace_id LIMIT 3",
+            [wanted],
+        ).fetchall()
+    if not rows:
+        raise RunNotFoundError(f"no run with id {prefix!r}")
+    if len(rows) > 1 and rows[0][0] != wanted:
+        ids = ", ".join(r[0] for r in rows[:2])
+        raise RunNotFoundError(f"run id {prefix!r} is ambiguous ({ids}, ...)")
+    return str(rows[0][0])

@@ -34,17 +34,23 @@ version keeps); a newer file is refused with a clear `SchemaVersionError`.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from collector._paths import resolve_db
 from collector.derive import DERIVE_COLUMNS, derive, drop_temp
-from collector.ingest import SpanBatch, Staged, arrow_schema, batch_to_arrow, promotion_sql, stage
+from collector.ingest import (
+    SpanBatch,
+    Staged,
+    arrow_schema,
+    batch_from_raw,
+    batch_to_arrow,
+    promotion_sql,
+    stage,
+)
 from collector.schema import (
     DERIVED_SPAN_COLUMNS,
     DERIVED_TABLES,
@@ -324,37 +330,12 @@ def _migrate(conn: duckdb.DuckDBPyConnection, version: int) -> None:
         ).fetchall()
         if not rows:
             break
-        batch = SpanBatch()
-        for r in rows:
-            rec = dict(zip(RAW_COLUMN_NAMES, r, strict=True))
-            batch.add(
-                trace_id=rec["trace_id"],
-                span_id=rec["span_id"],
-                parent_span_id=rec["parent_span_id"],
-                name=rec["name"],
-                kind=rec["kind"],
-                start_ns=rec["start_ns"],
-                end_ns=rec["end_ns"],
-                status_code=rec["status"],
-                status_message=rec["status_message"],
-                attributes=_json(rec["attributes"], {}),
-                events=_json(rec["events"], []),
-                links=_json(rec["links"], []),
-                resource=_json(rec["resource"], {}),
-                scope_name=rec["scope_name"],
-                scope_version=rec["scope_version"],
-            )
+        batch = batch_from_raw(rows)
         # chunks hold whole traces except at their edges, which the next chunk merges with
         _write(conn, batch_to_arrow(batch))
         drop_temp(conn)
         offset += len(rows)
     conn.execute(f"DROP TABLE {old}")
-
-
-def _json(v: Any, default: Any) -> Any:
-    if v is None:
-        return default
-    return json.loads(v) if isinstance(v, str) else v
 
 
 def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:

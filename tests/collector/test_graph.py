@@ -11,12 +11,12 @@ import pytest
 from collector import SpanBatch, SpanStore
 from collector.queries import (
     RunFilter,
-    RunNotFound,
+    RunNotFoundError,
     edge_handoffs,
     graph_over_runs,
     handoff_graph,
     load_run,
-    resolve_run,
+    resolve_run_id,
 )
 
 MS = 1_000_000
@@ -200,12 +200,12 @@ def test_edge_handoffs_list_what_the_receiver_got(store: Path) -> None:
 
 
 def test_run_ids_resolve_from_a_prefix(store: Path) -> None:
-    assert resolve_run(store, FAILED[:31]) == FAILED
-    assert resolve_run(store, OK.upper()) == OK
-    with pytest.raises(RunNotFound, match="ambiguous"):
-        resolve_run(store, "0000")
-    with pytest.raises(RunNotFound, match="no run"):
-        resolve_run(store, "ffff")
+    assert resolve_run_id(store, FAILED[:31]) == FAILED
+    assert resolve_run_id(store, OK.upper()) == OK
+    with pytest.raises(RunNotFoundError, match="ambiguous"):
+        resolve_run_id(store, "0000")
+    with pytest.raises(RunNotFoundError, match="no run"):
+        resolve_run_id(store, "ffff")
 
 
 def test_agents_across_runs_per_agent_numbers(store: Path) -> None:
