@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from demo_db import NOW, PENDING_RUN, REJECTED_RUN, extra_run, finish_pending_run
+from demo_db import NOW, PENDING_RUN, REJECTED_RUN, T0, extra_run, finish_pending_run
 from textual.message import Message
 from tui_helpers import make_app, of_type, screen_text, settle, wait_for
 
@@ -57,6 +57,39 @@ async def test_new_run_appears_and_selection_stays_on_its_run(demo_db: Path) -> 
         assert runs.selected_trace_id == REJECTED_RUN
         assert runs.cursor == 3
         assert "live_team" in screen_text(pilot)
+
+
+async def test_new_run_arrives_in_view_at_the_top_of_a_long_list(demo_db: Path) -> None:
+    # more runs than rows on screen: the old reload scrolled the new top run out of view
+    older = SpanBatch()
+    for i in range(8):
+        extra_run(older, f"{0x100 + i:032x}", T0 - (i + 1) * 60 * 10**9)
+    store = SpanStore(demo_db)
+    try:
+        store.write(older)
+    finally:
+        store.close()
+    app = make_app(demo_db, poll_interval=0.1)
+    async with app.run_test(size=(140, 12)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        assert runs.count > runs.size.height  # the list scrolls
+        assert runs.cursor == 0
+        assert runs.selected_trace_id == PENDING_RUN
+
+        write_in_thread(demo_db, lambda b: extra_run(b, NEW_RUN, NOW - 1_000_000_000)).join()
+        await wait_for(pilot, lambda: runs.count == 13)
+        await settle(pilot)
+        assert runs.scroll_offset.y == 0
+        assert runs.row(0).trace_id == NEW_RUN
+        lines = screen_text(pilot).splitlines()
+        header = next(i for i, line in enumerate(lines) if "START (UTC)" in line)
+        assert "live_team" in lines[header + 1]
+        assert "1s ago" in lines[header + 1]
+        # the selection stays on its run, now one row down, still in view
+        assert runs.selected_trace_id == PENDING_RUN
+        assert runs.cursor == 1
+        assert "research_team" in lines[header + 2]
 
 
 async def test_running_run_updates_in_list_and_waterfall(demo_db: Path) -> None:

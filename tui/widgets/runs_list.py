@@ -115,6 +115,11 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
                     new_cursor = found
             # keep the selected run at the same place on screen
             new_scroll = scroll_y + (new_cursor - cursor)
+            if scroll_y == 0:
+                # a view at the top stays there, so runs arriving above the selection
+                # (newest first) show up in view; the clamp below still follows the
+                # selection if it is pushed off the screen
+                new_scroll = 0
             new_scroll = max(0, min(new_scroll, count - rows_on_screen, new_cursor))
             new_scroll = max(new_scroll, new_cursor - rows_on_screen + 1, 0)
             first, last = new_scroll // PAGE_SIZE, (new_scroll + rows_on_screen) // PAGE_SIZE
