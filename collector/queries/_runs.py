@@ -17,7 +17,8 @@ from collector.queries._types import (
 RUN_SORT_KEYS: dict[str, str] = {
     "start": "start_ns",
     "name": "name",
-    "status": "status",
+    # a rank, not the word: descending (the default) puts failures first
+    "status": "(CASE status WHEN 'ERROR' THEN 3 WHEN 'RUNNING' THEN 2 WHEN 'OK' THEN 1 ELSE 0 END)",
     "duration": "duration_ms",
     "agents": "agent_count",
     "calls": "llm_calls",
@@ -42,8 +43,13 @@ def _where(flt: RunFilter) -> tuple[str, list[Any]]:
             "lower(concat_ws(' ', name, trace_id, service_name, status,"
             " root_cause_agent, root_cause_error, root_cause_message))"
         )
-        clauses.append(f"strpos({hay}, lower(?)) > 0")
-        params.append(flt.text)
+        # every agent of the run, not only the one blamed (one row per agent in agents_t)
+        agents = (
+            "EXISTS (SELECT 1 FROM agents a WHERE a.trace_id = runs.trace_id"
+            " AND strpos(lower(a.agent_name), lower(?)) > 0)"
+        )
+        clauses.append(f"(strpos({hay}, lower(?)) > 0 OR {agents})")
+        params += [flt.text, flt.text]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -58,7 +64,10 @@ _RUN_COLUMNS = (
     "trace_id, name, start_ns, duration_ms, status, span_count, agent_count, llm_calls,"
     " input_tokens, output_tokens, cost_usd, error_count, root_cause_agent,"
     " root_cause_error, root_cause_message, root_cause_span_id, critical_path_ms,"
-    " pending_spans, root_span_id"
+    " pending_spans, root_span_id,"
+    # an OK run that got there by recovering an error or fixing a rejected draft
+    " status = 'OK' AND EXISTS (SELECT 1 FROM errors e WHERE e.trace_id = runs.trace_id"
+    " AND e.role IN ('recovered', 'rejected')) AS recovered"
 )
 
 
@@ -83,6 +92,7 @@ def _run_row(r: Sequence[Any]) -> RunRow:
         critical_path_ms=r[16],
         pending_spans=int(r[17] or 0),
         root_span_id=r[18],
+        recovered=bool(r[19]),
     )
 
 

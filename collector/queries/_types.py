@@ -65,6 +65,8 @@ class RunRow:
     critical_path_ms: float | None
     pending_spans: int
     root_span_id: str | None = None
+    recovered: bool = False
+    """OK, but only after a recovered error or a rejected draft that was fixed."""
 
 
 class SpanRow(NamedTuple):

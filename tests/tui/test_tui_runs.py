@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from demo_db import CHAIN_RUN, OK_RUN, PENDING_RUN, REJECTED_RUN
+from demo_db import CHAIN_RUN, NOW, OK_RUN, PENDING_RUN, REJECTED_RUN, _Trace
 from textual.message import Message
 from tui_helpers import make_app, of_type, screen_text, settle
 
+from collector import SpanBatch, SpanStore
 from tui.messages import OpenRun, RunLoaded, RunsLoaded
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
@@ -163,3 +164,75 @@ async def test_d_opens_the_root_cause_span_of_the_selected_run(demo_db: Path) ->
         assert "Traceback (most recent call last):" in text
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
+
+
+RETRIED_RUN = f"{0xE7:032x}"
+
+
+def add_retried_run(db: Path) -> None:
+    """An OK run whose orchestrator retried a failed tool call (the error was recovered)."""
+    batch = SpanBatch()
+    t = _Trace(batch, RETRIED_RUN, NOW - 2_000_000_000, 0xE7)
+    wf = t.workflow("retry_team", 0, 900)
+    orch = t.agent("orchestrator", wf, 5, 890)
+    o = ("orchestrator", orch)
+    t.tool("fetch", o, 10, 100, status="ERROR", message="TimeoutError: slow backend")
+    t.tool("fetch", o, 110, 300)
+    store = SpanStore(db)
+    try:
+        store.write(batch)
+    finally:
+        store.close()
+
+
+async def test_a_recovered_ok_run_is_marked(demo_db: Path) -> None:
+    add_retried_run(demo_db)
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        by_id = {runs.row(i).trace_id: runs.row(i) for i in range(runs.count)}
+        assert by_id[RETRIED_RUN].recovered
+        assert not by_id[OK_RUN].recovered  # OK without any error
+        assert not by_id[REJECTED_RUN].recovered  # it recovered one error, but failed
+        lines = screen_text(pilot).splitlines()
+        marked = [line for line in lines if "OK ↺" in line]
+        assert len(marked) == 1
+        assert "retry_team" in marked[0]
+
+
+async def test_search_matches_any_agent_of_a_run(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("slash", *"analyst")  # an agent of the OK run, never blamed
+        await settle(pilot)
+        assert runs.count == 1
+        assert visible_ids(app) == [OK_RUN]
+        await pilot.press("enter", "x", "slash", *"coder")  # blamed in one run, present in more
+        await settle(pilot)
+        assert REJECTED_RUN in visible_ids(app)
+        assert OK_RUN in visible_ids(app)
+
+
+async def test_status_sort_puts_errors_first(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("s", "s")  # start -> name -> status
+        await settle(pilot)
+        assert runs.sort.key == "status"
+        assert runs.sort.descending
+        assert [runs.row(i).status for i in range(runs.count)] == [
+            "ERROR",
+            "ERROR",
+            "RUNNING",
+            "OK",
+        ]
+        header = next(line for line in screen_text(pilot).splitlines() if "START" in line)
+        assert "STATUS▼" in header
+        await pilot.press("S")
+        await settle(pilot)
+        assert [runs.row(i).status for i in range(runs.count)][-2:] == ["ERROR", "ERROR"]

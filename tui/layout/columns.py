@@ -111,7 +111,8 @@ def run_cells(run: RunRow, now_ns: int) -> dict[str, str]:
         "start": fmt_time(run.start_ns),
         "age": fmt_ago(run.start_ns, now_ns),
         "name": display_name(run),
-        "status": run.status,
+        # ↺: OK only after a recovered error or a fixed rejection (worth a look)
+        "status": f"{run.status} ↺" if run.recovered else run.status,
         "duration": fmt_duration(duration),
         "agents": str(run.agent_count),
         "calls": str(run.llm_calls),
