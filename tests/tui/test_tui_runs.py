@@ -9,6 +9,8 @@ from textual.message import Message
 from tui_helpers import make_app, of_type, screen_text, settle
 
 from collector import SpanBatch, SpanStore
+from collector.queries import RunSort
+from tui.layout.columns import RUN_COLUMNS, fit_columns
 from tui.messages import OpenRun, RunLoaded, RunsLoaded
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
@@ -236,3 +238,40 @@ async def test_status_sort_puts_errors_first(demo_db: Path) -> None:
         await pilot.press("S")
         await settle(pilot)
         assert [runs.row(i).status for i in range(runs.count)][-2:] == ["ERROR", "ERROR"]
+
+
+async def test_at_80x24_the_key_columns_and_help_key_stay_visible(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lines = screen_text(pilot).splitlines()
+        header = next(line for line in lines if "STATUS" in line)
+        for title in ("STATUS", "DURATION", "COST", "ROOT CAUSE"):
+            assert title in header
+        chain = next(line for line in lines if "researcher: Conn" in line)
+        assert len(chain.rstrip()) <= 80
+        # the whole cause does not fit: cut with an ellipsis, never mid-word silence
+        assert "researcher: ConnectionError (search backend unreachable)" not in chain
+        assert chain.rstrip().endswith("…")
+        assert "$" in chain  # its cost
+        assert "? Help" in lines[-1]
+        # START did not fit: AGE carries the sort arrow and sorts by start on a click
+        assert "AGE▼" in header
+        runs = app.screen.query_one(RunsList)
+        await pilot.click(RunsList, offset=(header.index("AGE"), 0))
+        await settle(pilot)
+        assert runs.sort == RunSort("start", descending=False)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        from tui.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+
+
+def test_narrow_terminals_drop_counts_before_the_key_columns() -> None:
+    keys = [p.column.key for p in fit_columns(RUN_COLUMNS, 80)]
+    assert keys == ["age", "name", "status", "duration", "tokens", "cost", "cause"]
+    placed = fit_columns(RUN_COLUMNS, 80)
+    assert placed[-1].x + placed[-1].width == 80
+    tight = [p.column.key for p in fit_columns(RUN_COLUMNS, 50)]
+    assert tight == ["status", "duration", "cost", "cause"]

@@ -29,17 +29,21 @@ class Column:
     width: int
     right: bool = False
     flex: int = 0
+    drop: int = 0
+    """When the terminal is too narrow, higher `drop` goes first; 0 never goes."""
 
 
+# status, duration, cost and root cause are what a run is judged by: they stay at
+# 80 columns (the counts and the absolute start time go first, AGE still dates it)
 RUN_COLUMNS: tuple[Column, ...] = (
-    Column("start", "START (UTC)", 19),
-    Column("age", "AGE", 7, right=True),
-    Column("name", "NAME", 14, flex=1),
+    Column("start", "START (UTC)", 19, drop=4),
+    Column("age", "AGE", 7, right=True, drop=2),
+    Column("name", "NAME", 14, flex=1, drop=1),
     Column("status", "STATUS", 7),
     Column("duration", "DURATION", 9, right=True),
-    Column("agents", "AGENTS", 7, right=True),
-    Column("calls", "CALLS", 6, right=True),
-    Column("tokens", "TOKENS", 7, right=True),
+    Column("agents", "AGENTS", 7, right=True, drop=6),
+    Column("calls", "CALLS", 6, right=True, drop=5),
+    Column("tokens", "TOKENS", 7, right=True, drop=3),
     Column("cost", "COST", 9, right=True),
     Column("cause", "ROOT CAUSE", 16, flex=2),
 )
@@ -57,9 +61,14 @@ class Placed:
 def fit_columns(columns: Sequence[Column], width: int, gap: int = 1) -> list[Placed]:
     """Fixed columns at their width, flex columns share what is left (by weight).
 
-    When the terminal is narrower than the minimum, columns that do not fit are
-    dropped from the right rather than squeezed into unreadable slivers.
+    When the terminal is narrower than the minimum, columns are dropped (highest
+    `drop` first, then from the right) rather than squeezed into unreadable slivers.
     """
+    columns = list(columns)
+    for c in sorted((c for c in columns if c.drop), key=lambda c: -c.drop):
+        if sum(k.width for k in columns) + gap * (len(columns) - 1) <= width:
+            break
+        columns.remove(c)
     minimum = sum(c.width for c in columns) + gap * (len(columns) - 1)
     spare = max(0, width - minimum)
     weights = sum(c.flex for c in columns)

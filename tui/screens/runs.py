@@ -29,6 +29,9 @@ class RunsScreen(Screen[None]):
     """Runs list with a filter bar; `enter` opens a run."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # the app's `?` again, here first: the key bar lists the screen's keys before
+        # the app's, and at 80 columns the app's fell off the end of the line
+        Binding("question_mark", "app.help", "Help"),
         Binding("slash", "focus_search", "Search"),
         Binding("n", "focus_name", "Name filter"),
         Binding("f", "cycle_status", "Status filter"),

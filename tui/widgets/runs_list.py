@@ -34,6 +34,11 @@ __all__ = ["PAGE_SIZE", "RunsList"]
 PAGE_SIZE = 200
 
 
+def _sort_key(column: str) -> str:
+    # AGE is the start time seen from now (and what is left of it at 80 columns)
+    return "start" if column == "age" else column
+
+
 class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
     """Virtual list of runs with a sticky header row."""
 
@@ -237,9 +242,11 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
 
     def _header(self, placed: list, width: int) -> Strip:
         arrow = "▼" if self.sort.descending else "▲"
+        shown = {p.column.key for p in placed}
+        # the arrow goes on the sorted column, or on AGE when START did not fit
+        marked = self.sort.key if self.sort.key in shown or self.sort.key != "start" else "age"
         cells = {
-            p.column.key: p.column.title + (arrow if p.column.key == self.sort.key else "")
-            for p in placed
+            p.column.key: p.column.title + (arrow if p.column.key == marked else "") for p in placed
         }
         text = render_cells(placed, cells).ljust(width)
         return Strip([Segment(text, self.get_component_rich_style("runs-list--header"))], width)
@@ -290,9 +297,10 @@ class RunsList(ReportsWorkerErrors, RowCursor, can_focus=True):
         """Header click sorts by that column; a row click selects, a double click opens."""
         if event.y == 0:
             column = column_at(fit_columns(RUN_COLUMNS, self.size.width), event.x)
-            if column is not None and column.key in queries.RUN_SORT_KEYS:
-                descending = not self.sort.descending if column.key == self.sort.key else True
-                self.set_query(self.filter, RunSort(column.key, descending))
+            key = None if column is None else _sort_key(column.key)
+            if key in queries.RUN_SORT_KEYS:
+                descending = not self.sort.descending if key == self.sort.key else True
+                self.set_query(self.filter, RunSort(key, descending))
             return
         self._move_to(round(self.scroll_offset.y) + event.y - 1)
         if event.chain >= 2:
