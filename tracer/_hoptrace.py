@@ -77,7 +77,8 @@ class Hoptrace(Lifecycle):
             name: Agent name (default: the function's `__name__`).
             model: The model this agent uses (`gen_ai.request.model`).
             role: Free-form role, e.g. "reviewer" (`hoptrace.agent.role`).
-            capture: Record previews of arguments and return value.
+            capture: Record previews of arguments and return value, and the content of
+                the model calls made inside (False turns both off).
         """
 
         def decorate(f: F) -> F:
@@ -99,7 +100,7 @@ class Hoptrace(Lifecycle):
         Args:
             func: The function (bare `@tool` form).
             name: Tool name (default: the function's `__name__`).
-            capture: Record previews of arguments and return value.
+            capture: Record argument/return previews and the content of model calls inside.
         """
 
         def decorate(f: F) -> F:
@@ -121,7 +122,7 @@ class Hoptrace(Lifecycle):
         Args:
             func: The function (bare `@workflow` form).
             name: Workflow name (default: the function's `__name__`).
-            capture: Record previews of arguments and return value.
+            capture: Record argument/return previews and the content of model calls inside.
         """
 
         def decorate(f: F) -> F:
@@ -175,7 +176,7 @@ class Hoptrace(Lifecycle):
             )
             if run is None:
                 run = Run(span)
-            frame = Frame(self, span, spec.kind, spec.name, parent, run)
+            frame = Frame(self, span, spec.kind, spec.name, parent, run, spec.quiet)
             # What set_span_in_context + set_value do, with one copy instead of two.
             values = parent_ctx.copy()
             values[_SPAN_KEY] = span
@@ -337,7 +338,12 @@ class Hoptrace(Lifecycle):
         return values
 
     def llm_call(
-        self, model: str, provider: str | None = None, *, operation: str = semconv.OP_CHAT
+        self,
+        model: str,
+        provider: str | None = None,
+        *,
+        operation: str = semconv.OP_CHAT,
+        capture: bool = True,
     ) -> Any:
         """A `chat {model}` span for a model call made with any SDK; record usage on it.
 
@@ -353,8 +359,10 @@ class Hoptrace(Lifecycle):
         Args:
             model: Requested model (`gen_ai.request.model`).
             provider: `gen_ai.provider.name`, e.g. "openai", "anthropic".
-            operation: `gen_ai.operation.name` (default "chat").
+            operation: `gen_ai.operation.name` (default "chat"); also the call kind whose
+                message caps apply (`configure(message_caps=...)`).
+            capture: Record the messages given to `record_messages` (False: usage only).
         """
         from ._llm import llm_call
 
-        return llm_call(self, model, provider, operation)
+        return llm_call(self, model, provider, operation, capture)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +12,26 @@ from opentelemetry import trace
 
 from ._capture import Previewer
 from ._config import Settings, build_provider, instrument_threads
-from ._state import log_once
+from ._redact_messages import (
+    MAX_CONTENT_CHARS,
+    MAX_PART_CHARS,
+    Content,
+    MessageCaps,
+    content_switch_on,
+)
+from ._state import Frame, log_once
 from ._version import __version__
 
 # everything configure() sets: what `tracer.testing` saves and puts back
-_CONFIG_FIELDS = ("_settings", "_previewer", "_capture", "_tracer", "_provider", "_owns_provider")
+_CONFIG_FIELDS = (
+    "_settings",
+    "_previewer",
+    "_capture",
+    "_message_caps",
+    "_tracer",
+    "_provider",
+    "_owns_provider",
+)
 
 
 class Lifecycle:
@@ -27,6 +42,7 @@ class Lifecycle:
         self._settings = Settings()
         self._previewer = Previewer()
         self._capture = True
+        self._message_caps = MessageCaps()
         self._tracer: trace.Tracer | None = None
         self._provider: trace.TracerProvider | None = None
         self._owns_provider = False
@@ -48,6 +64,9 @@ class Lifecycle:
         instrument_threads: bool = True,
         instrument_litellm: bool = True,
         set_global_provider: bool = True,
+        max_message_part_chars: int = MAX_PART_CHARS,
+        max_message_chars: int = MAX_CONTENT_CHARS,
+        message_caps: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Set where spans go and what they capture. Optional: the first traced call configures defaults.
 
@@ -56,7 +75,8 @@ class Lifecycle:
             endpoint: Send OTLP/HTTP (protobuf) here instead, e.g. `http://127.0.0.1:4318`
                 (`/v1/traces` is appended to a base URL). Default: `$OTEL_EXPORTER_OTLP_ENDPOINT`.
             service_name: `service.name` of the resource (default `$OTEL_SERVICE_NAME` or "hoptrace").
-            capture: Record argument and return-value previews (per decorator: `capture=False`).
+            capture: Record argument and return-value previews and model-call content
+                (per decorator or `llm_call`: `capture=False`).
             max_preview_bytes: Cap on each preview's JSON text.
             redact: Redact API-key-like strings and values under secret-looking keys.
             extra_redact_keys: More key substrings whose values are redacted.
@@ -66,10 +86,15 @@ class Lifecycle:
             instrument_litellm: Trace litellm `completion`/`acompletion` as `chat {model}` spans.
             set_global_provider: When hoptrace creates the provider, install it as the global one
                 so other OTel instrumentations join the same traces.
+            max_message_part_chars: Model-call content: cap on one text part (a prompt, a reply).
+            max_message_chars: Model-call content: cap on all the text of one call together.
+            message_caps: Other caps per call kind (`gen_ai.operation.name`), e.g.
+                `{"embeddings": (1024, 4096)}`: kind -> (max part chars, max call chars).
 
         Raises:
-            ValueError: `max_preview_bytes` below 16.
+            ValueError: `max_preview_bytes` below 16, or a message cap below 1.
         """
+        caps = MessageCaps.build(max_message_part_chars, max_message_chars, message_caps)
         previewer = Previewer(max_preview_bytes, redact, tuple(extra_redact_keys))
         settings = Settings(
             db=db,
@@ -89,11 +114,18 @@ class Lifecycle:
             self._settings = settings
             self._previewer = previewer
             self._capture = capture
+            self._message_caps = caps
             self._tracer = None
             self._provider = None
             if old is not None and owned and old is not trace.get_tracer_provider():
                 _shutdown_quietly(old)
             self._setup()
+
+    def _message_content(self, frame: Frame, operation: str, capture: bool = True) -> Content:
+        """The content recorder of one model call: every switch and the caps of its kind."""
+        enabled = capture and self._capture and not frame.quiet and content_switch_on()
+        max_part, max_total = self._message_caps.for_kind(operation)
+        return Content(self._previewer, enabled, max_part, max_total)
 
     def _snapshot(self) -> tuple[Any, ...]:
         """The whole configuration, for `tracer.testing` to restore afterwards."""

@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from . import semconv
-from ._llm import content_enabled, record, start_llm
+from ._llm import record, start_llm
 from ._redact_messages import Content, StreamedReply, record_request
 from ._state import Frame, current_frame, log_once
 
@@ -127,8 +127,7 @@ def _start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Frame, Conten
     frame = start_llm(parent.owner, model, _provider_hint(model, kwargs))
     if frame is None:
         return None
-    owner = frame.owner
-    content = Content(owner._previewer, content_enabled(owner) and _call_capture(kwargs))
+    content = frame.owner._message_content(frame, semconv.OP_CHAT, _call_capture(kwargs))
     try:
         record_request(frame.span, kwargs)
         if content.enabled:

@@ -12,10 +12,11 @@ chat-completions history keeps its leading system messages in
 turn, in `gen_ai.input.messages`), so they are stored once.
 
 Content is on unless `configure(capture=False)`, the OTel switch
-`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false` (or `NO_CONTENT`), or, for
-one litellm call, `metadata={"hoptrace": {"capture": False}}`. It is bounded (one text
-part at most `MAX_PART_CHARS`, all text of a call at most `MAX_CONTENT_CHARS`; the
-cut is marked in the text and by `hoptrace.messages.truncated` /
+`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false` (or `NO_CONTENT`), the call is
+made inside an `@agent`/`@tool`/`@workflow(capture=False)`, or, for one call,
+`llm_call(..., capture=False)` / litellm's `metadata={"hoptrace": {"capture": False}}`.
+It is bounded (one text part at most `MAX_PART_CHARS`, all text of a call at most
+`MAX_CONTENT_CHARS`, both settable per call kind in `configure()`); the cut is marked in the text and by `hoptrace.messages.truncated` /
 `.original_chars`), redacted like argument previews, and serialised once.
 """
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import Span, SpanKind
 
 from . import semconv
-from ._redact_messages import Content, content_switch_on, record_request
+from ._redact_messages import Content, record_request
 from ._state import Frame, log_once
 from ._wrappers import Spec
 
@@ -136,11 +137,6 @@ def record(
         span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, str(provider))
 
 
-def content_enabled(owner: Hoptrace) -> bool:
-    """Whether model-call content is recorded: the global capture switch and OTel's."""
-    return bool(owner._capture) and content_switch_on()
-
-
 def llm_spec(model: str, provider: str | None, operation: str = semconv.OP_CHAT) -> Spec:
     attributes: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
@@ -164,7 +160,7 @@ def start_llm(
 
 @contextmanager
 def llm_call(
-    owner: Hoptrace, model: str, provider: str | None, operation: str
+    owner: Hoptrace, model: str, provider: str | None, operation: str, capture: bool = True
 ) -> Iterator[LlmCall]:
     frame = start_llm(owner, model, provider, operation)
     if frame is None:
@@ -173,7 +169,7 @@ def llm_call(
         yield LlmCall(INVALID_SPAN)
         return
     try:
-        yield LlmCall(frame.span, Content(owner._previewer, content_enabled(owner)))
+        yield LlmCall(frame.span, owner._message_content(frame, operation, capture))
     except BaseException as exc:
         owner._exit_error(frame, exc)
         raise

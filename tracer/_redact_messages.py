@@ -16,6 +16,8 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any
 
 from opentelemetry.trace import Span
@@ -27,6 +29,45 @@ MAX_PART_CHARS = 16_384
 """One text part (a prompt, a reply, a tool result) is cut to this many characters."""
 MAX_CONTENT_CHARS = 65_536
 """All message text of one model call together is cut to this many characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCaps:
+    """The size caps of model-call content, with overrides per call kind.
+
+    A call kind is its `gen_ai.operation.name` ("chat", "text_completion",
+    "generate_content", "embeddings", ...); kinds not in `per_kind` use the defaults.
+    """
+
+    max_part: int = MAX_PART_CHARS
+    max_total: int = MAX_CONTENT_CHARS
+    per_kind: Mapping[str, tuple[int, int]] = _field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, max_part: int, max_total: int, per_kind: Mapping[str, tuple[int, int]] | None
+    ) -> MessageCaps:
+        """Validated caps (ValueError on a cap below 1 or a malformed override)."""
+        kinds: dict[str, tuple[int, int]] = {}
+        for kind, caps in (per_kind or {}).items():
+            if not (isinstance(caps, tuple) and len(caps) == 2):
+                raise ValueError(f"message_caps[{kind!r}] must be (max_part, max_total)")
+            kinds[str(kind)] = (_cap(f"message_caps[{kind!r}][0]", caps[0]),
+                                _cap(f"message_caps[{kind!r}][1]", caps[1]))  # fmt: skip
+        return cls(_cap("max_message_part_chars", max_part),
+                   _cap("max_message_chars", max_total), kinds)  # fmt: skip
+
+    def for_kind(self, kind: str) -> tuple[int, int]:
+        """(max_part, max_total) for one call kind."""
+        return self.per_kind.get(kind) or (self.max_part, self.max_total)
+
+
+def _cap(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
 _OFF = frozenset({"false", "0", "no", "off", "no_content", "none"})
 _PASS_THROUGH = frozenset(
     {"tool_call", "tool_call_response", "reasoning", "uri", "blob", "file", "server_tool_call"}

@@ -124,6 +124,7 @@ class Frame:
         "name",
         "owner",
         "parent",
+        "quiet",
         "run",
         "span",
         "token",
@@ -137,6 +138,7 @@ class Frame:
         name: str,
         parent: Frame | None,
         run: Run,
+        quiet: bool = False,
     ) -> None:
         self.owner = owner
         self.span = span
@@ -144,6 +146,10 @@ class Frame:
         self.name = name
         self.parent = parent
         self.run = run
+        # No model-call content below a `capture=False` agent/tool/workflow. Kept on the
+        # frame (so in the OTel Context) rather than in a contextvar of its own: it then
+        # follows threads and tasks exactly as the current agent does.
+        self.quiet: bool = quiet or (parent is not None and parent.quiet)
         # The nearest enclosing agent frame. An agent's own frame is not stored
         # in itself: that self-reference would make every agent frame (and the
         # span it holds) cyclic garbage, freed only by the cycle collector.

@@ -44,6 +44,7 @@ class Spec:
         "name",
         "otel_kind",
         "params",
+        "quiet",
         "span_name",
         "start",
         "varargs",
@@ -67,6 +68,8 @@ class Spec:
         self.span_name = span_name
         self.attributes = attributes
         self.capture = capture
+        # capture=False on a decorator also silences the model calls made inside it
+        self.quiet = not capture and kind in _OPERATION
         self.params = params
         self.start = start
         self.varargs = varargs
