@@ -50,7 +50,7 @@ from collector.queries._compare_text import (
     groups_lines,
     hop_label,
 )
-from collector.queries._console import check_store, sql_console
+from collector.queries._console import check_store, sql_console, sql_tokens, view_columns
 from collector.queries._graph import (
     EdgeHandoff,
     GraphEdge,
@@ -195,4 +195,6 @@ __all__ = [
     "span_conversation",
     "span_detail",
     "sql_console",
+    "sql_tokens",
+    "view_columns",
 ]

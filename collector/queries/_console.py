@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.queries._read import DB
+from collector.queries._read import DB, _connect
 from collector.queries._types import (
     SqlResult,
 )
@@ -77,3 +77,53 @@ def check_store(db: DB, timeout: float = 3.0) -> None:
         raise StoreError(f"DuckDB cannot read it; is it damaged or truncated? ({first})") from None
     except OSError as exc:
         raise StoreError(exc.strerror or str(exc)) from None
+
+
+def view_columns(db: DB) -> dict[str, tuple[str, ...]]:
+    """Each public view's column names, for the console's completion.
+
+    Views only (the tables behind them are the store's business), read from
+    DuckDB's information_schema so a new view is completed without a list here.
+    """
+    with _connect(db) as conn:
+        rows = conn.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_catalog, table_schema, table_name) "
+            "WHERE t.table_type = 'VIEW' AND c.table_schema = 'main' "
+            "ORDER BY c.table_name, c.ordinal_position"
+        ).fetchall()
+    out: dict[str, list[str]] = {}
+    for view, column in rows:
+        out.setdefault(str(view), []).append(str(column))
+    return {view: tuple(cols) for view, cols in out.items()}
+
+
+def sql_tokens(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) character ranges of `sql`'s tokens, for highlighting.
+
+    DuckDB's own tokenizer (the one the guard uses), so what is coloured as a
+    keyword is what DuckDB reads as one. `kind` is one of keyword, string, number,
+    comment, operator, identifier. Text it cannot tokenize yields no ranges.
+    """
+    import duckdb
+
+    kinds = {
+        duckdb.token_type.keyword: "keyword",
+        duckdb.token_type.string_const: "string",
+        duckdb.token_type.numeric_const: "number",
+        duckdb.token_type.comment: "comment",
+        duckdb.token_type.operator: "operator",
+        duckdb.token_type.identifier: "identifier",
+    }
+    try:
+        tokens = duckdb.tokenize(sql)
+    except Exception:  # a half-typed statement must not break the editor
+        return []
+    out: list[tuple[int, int, str]] = []
+    for i, (start, kind) in enumerate(tokens):
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(sql)
+        text = sql[start:end]
+        end = start + len(text.rstrip())
+        if end > start:
+            out.append((start, end, kinds.get(kind, "identifier")))
+    return out

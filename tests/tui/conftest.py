@@ -12,3 +12,11 @@ from demo_db import build_demo_db
 def demo_db(tmp_path: Path) -> Path:
     """A fresh copy of the demo-shaped store."""
     return build_demo_db(tmp_path / "demo.duckdb")
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The SQL console's history goes to a temporary state dir, never the user's."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("HOPTRACE_STATE_DIR", str(state))
+    return state

@@ -1,4 +1,4 @@
-"""The TUI's SQL console goes through the `hoptrace sql` guard: a refusal is one notification."""
+"""The TUI's SQL console goes through the `hoptrace sql` guard: a refusal is one line, inline."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.widgets import Label
 from tui_helpers import make_app, of_type, screen_text, settle
 
 from tui.messages import SqlFinished
@@ -52,6 +53,10 @@ async def test_console_refuses_writes_with_the_cli_text(demo_db: Path, target: P
             assert len(errors) == n
             assert "refused" in errors[-1].message
             assert "\n" not in errors[-1].message
+            # the same one line inline, under the editor, as `hoptrace sql` prints it
+            inline = str(app.screen.query_one("#sql-error", Label).render())
+            assert inline.startswith("refused: ")
+            assert inline in errors[-1].message
         assert "refused: DELETE writes; hoptrace SQL is read-only (SELECT only)" in (
             next(m for m in app._notifications if m.severity == "error").message
         )
@@ -63,5 +68,6 @@ async def test_console_refuses_writes_with_the_cli_text(demo_db: Path, target: P
         await settle(pilot)
         [done] = of_type(messages, SqlFinished)
         assert done.result.rows == ((4,),)
+        assert not app.screen.query_one("#sql-error", Label).display
     assert _files(target) == []
     assert _sha(demo_db) == before
