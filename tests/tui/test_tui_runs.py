@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo_db import CHAIN_RUN, NOW, OK_RUN, PENDING_RUN, REJECTED_RUN, _Trace
+from textual.color import Color
 from textual.message import Message
 from tui_helpers import make_app, of_type, screen_text, settle
 
@@ -275,3 +276,47 @@ def test_narrow_terminals_drop_counts_before_the_key_columns() -> None:
     assert placed[-1].x + placed[-1].width == 80
     tight = [p.column.key for p in fit_columns(RUN_COLUMNS, 50)]
     assert tight == ["status", "duration", "cost", "cause"]
+
+
+def contrast(fg: Color, bg: Color) -> float:
+    """WCAG 2 contrast ratio of two opaque colours."""
+
+    def luminance(c: Color) -> float:
+        def channel(v: int) -> float:
+            s = v / 255
+            return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def worst_contrast(runs: RunsList, y: int) -> tuple[float, str]:
+    worst = (99.0, "")
+    for seg in runs.render_line(y):
+        if seg.text.strip() and seg.style is not None:
+            fg = Color.from_rich_color(seg.style.color)
+            bg = Color.from_rich_color(seg.style.bgcolor)
+            worst = min(worst, (contrast(fg, bg), f"{seg.text.strip()!r} {fg.hex} on {bg.hex}"))
+    return worst
+
+
+async def test_the_selected_row_is_readable(demo_db: Path) -> None:
+    app = make_app(demo_db)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        await pilot.press("down")  # the chain run: ERROR, red status and root cause
+        await settle(pilot)
+        assert runs.row(runs.cursor).status == "ERROR"
+        assert runs.has_focus
+        # WCAG AA for normal text, on the cursor and on plain rows
+        for y in (2, 1, 3, 4):
+            ratio, where = worst_contrast(runs, y)
+            assert ratio >= 4.5, where
+        await pilot.press("slash")  # the list loses focus: the cursor stays readable
+        await settle(pilot)
+        assert not runs.has_focus
+        ratio, where = worst_contrast(runs, 2)
+        assert ratio >= 4.5, where
