@@ -52,12 +52,8 @@ def status_text(result: queries.SqlResult, elapsed_s: float) -> str:
 
 def error_line(error: BaseException) -> str:
     """A failed statement in one line: the guard's refusal as `hoptrace sql` prints it."""
-    from collector.sql import ParseError, Refused
-
-    if isinstance(error, Refused | ParseError):
-        text = str(error)
-    else:
-        text = f"{type(error).__name__}: {error}"
+    # the guard's Refused / ParseError and DuckDB's errors all read as "<what>: <why>"
+    text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
