@@ -3,7 +3,10 @@
 What each framework emits, as seen running it (tests/frameworks) and read in its code:
 
 - OpenInference AGENT spans may carry no `agent.name`: AutoGen names them
-  `<agent>.on_messages_stream` with `graph.node.id=<agent>`, smolagents `<agent>.run`.
+  `<agent>.on_messages_stream` with `graph.node.id=<agent>`, smolagents `<agent>.run`,
+  CrewAI `<role>.<task>.execute` with `graph.node.id=<role>`. CrewAI's coworker runs
+  inside the manager's `delegate_work_to_coworker` tool, a child: a plain delegation, no
+  rule needed. Its errors are a status message only (its events carry no type).
 - LangGraph (OpenInference LangChain) graph nodes are CHAIN spans named after the node,
   the node only in the `metadata` JSON string: `langgraph_node`, and
   `langgraph_checkpoint_ns` (`<node>:<uuid>|<subnode>:<uuid>…`). A node of the outermost

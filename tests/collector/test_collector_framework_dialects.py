@@ -233,3 +233,44 @@ def test_transfer_tools_need_a_handoff_description(db: Path) -> None:
     assert (kinds[sid("bank")], kinds[sid("h")]) == ("tool", "handoff")
     assert q(db, "SELECT from_agent, to_agent, kind, to_span_id FROM handoffs") == [
         ("planner", "researcher", "transfer", sid("r"))]  # fmt: skip
+
+
+def test_crewai_delegation_and_message_only_errors(db: Path) -> None:
+    # CrewAI (OpenInference, event-listener mode): `<role>.<task>.execute` AGENT spans named
+    # by graph.node.id, the coworker running inside `delegate_work_to_coworker`, errors as a
+    # status message only. The researcher's failure came back to the manager as the tool's
+    # output; the manager's own model failing is what failed the run.
+    scope = "openinference.instrumentation.crewai"
+    llm = {OI: "LLM", "llm.model_name": "gpt-4o-mini"}
+    b = SpanBatch()
+    add(b, "crew", None, "crew.kickoff", 0, 100, trace_id=T, scope=scope, status="ERROR",
+        message="Error code: 500", attrs={OI: "CHAIN"})  # fmt: skip
+    add(b, "mgr", "crew", "manager.What is it?.execute", 1, 99, trace_id=T, scope=scope,
+        status="ERROR", message="Error code: 500",
+        attrs={OI: "AGENT", "graph.node.id": "manager"})  # fmt: skip
+    add(b, "m1", "mgr", "gpt-4o-mini.llm_call", 2, 10, trace_id=T, scope=scope, status="OK",
+        attrs=llm | {"llm.token_count.prompt": 100, "llm.token_count.completion": 20})  # fmt: skip
+    add(b, "del", "mgr", "delegate_work_to_coworker.run", 11, 60, trace_id=T, scope=scope,
+        status="OK", attrs={OI: "TOOL", "tool.name": "delegate_work_to_coworker",
+                            "tool.description": "Delegate a specific task to one of the following coworkers: researcher"})  # fmt: skip
+    add(b, "res", "del", "researcher.Find it..execute", 12, 59, trace_id=T, scope=scope,
+        status="ERROR", message="Error code: 500",
+        attrs={OI: "AGENT", "graph.node.id": "researcher"})  # fmt: skip
+    add(b, "r1", "res", "gpt-4o-mini.llm_call", 13, 58, trace_id=T, scope=scope, status="ERROR",
+        message="OpenAI API call failed: Error code: 500", attrs=llm)  # fmt: skip
+    add(b, "m2", "mgr", "gpt-4o-mini.llm_call", 61, 98, trace_id=T, scope=scope, status="ERROR",
+        message="OpenAI API call failed: Error code: 500", attrs=llm)  # fmt: skip
+    SpanStore(db).write(b)
+    kinds = dict(q(db, "SELECT span_id, hoptrace_kind FROM spans"))
+    assert [kinds[sid(s)] for s in ("crew", "mgr", "del", "res", "r1")] == [
+        "span", "agent", "tool", "agent", "llm"]  # fmt: skip
+    assert q(db, "SELECT agent_name, invocations, llm_calls FROM agents ORDER BY agent_name") == [
+        ("manager", 1, 2), ("researcher", 1, 1)]  # fmt: skip
+    # a delegation, not a transfer: the coworker runs inside the tool
+    assert q(db, "SELECT from_agent, to_agent, kind, from_span_id, to_span_id FROM handoffs") == [
+        ("manager", "researcher", "delegate", sid("mgr"), sid("res"))]  # fmt: skip
+    assert q(db, "SELECT span_id, role FROM errors ORDER BY start_ns") == [
+        (sid("crew"), "propagated"), (sid("mgr"), "propagated"), (sid("del"), "recovered"),
+        (sid("res"), "propagated"), (sid("r1"), "origin"), (sid("m2"), "origin")]  # fmt: skip
+    assert q(db, "SELECT status, root_cause_agent, root_cause_span_id, root_cause_error FROM runs") == [
+        ("ERROR", "manager", sid("m2"), None)]  # fmt: skip
