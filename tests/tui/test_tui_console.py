@@ -20,7 +20,7 @@ from tui.screens import sql as sql_screen
 from tui.screens.run import RunScreen
 from tui.screens.span import SpanScreen
 from tui.screens.sql import SqlScreen, status_text
-from tui.widgets.result_table import ResultTable, export_result, row_target
+from tui.widgets.result_table import ResultTable, export_result, format_row, row_target
 from tui.widgets.sql_editor import SqlEditor, complete
 
 SIZE = (140, 36)
@@ -152,6 +152,9 @@ async def test_editor_highlights_and_completes_from_the_store(demo_db: Path) -> 
             "operator",
         }
         assert [k for _, _, k in editor._highlights[1]] == ["keyword"]
+        # every kind is a style of the editor's theme, so it is coloured, not just recorded
+        for kind in ("keyword", "string", "number", "comment", "operator"):
+            assert editor._theme.syntax_styles.get(kind) is not None
 
 
 # --- 3. history across restarts -------------------------------------------------------------
@@ -232,6 +235,12 @@ async def test_enter_on_a_row_opens_its_run_or_span(demo_db: Path) -> None:
         await settle(pilot)
         assert app.screen is screen
         assert any("no trace_id" in n.message for n in app._notifications)
+
+
+def test_format_row_cuts_and_aligns() -> None:
+    widths = [5, 4, 4, 4]
+    assert format_row(("abcdefg", 7, None, 1.5), widths) == "abcd… │    7 │ NULL │  1.5"
+    assert format_row((True, 0.1 + 0.2, "a\nb", ""), widths) == "True  │  0.3 │ a b  │     "
 
 
 def test_row_target() -> None:

@@ -60,7 +60,10 @@ def format_row(values: tuple[object, ...], widths: list[int]) -> str:
     cells = []
     for v, w in zip(values, widths, strict=True):
         text = _text(v)
-        cells.append((text if len(text) <= w else text[: w - 1] + "…").ljust(w))
+        text = text if len(text) <= w else text[: w - 1] + "…"
+        # numbers right-aligned, so magnitudes line up down a column
+        numeric = isinstance(v, int | float) and not isinstance(v, bool)
+        cells.append(text.rjust(w) if numeric else text.ljust(w))
     return " │ ".join(cells)
 
 
