@@ -209,7 +209,8 @@ async def test_enter_on_a_row_opens_its_run_or_span(demo_db: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await _console(pilot)
         await _run(pilot, f"SELECT trace_id, name FROM runs WHERE trace_id = '{OK_RUN}'")
-        screen.query_one(ResultTable).focus()
+        await pilot.press("tab")  # nothing to complete: on to the results
+        assert app.focused is screen.query_one(ResultTable)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen)

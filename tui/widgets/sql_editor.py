@@ -92,7 +92,13 @@ class SqlEditor(TextArea):
         names: list[str]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        super().__init__(
+            id=id,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            placeholder="SELECT * FROM runs ORDER BY start_time DESC",
+        )
         self.names: dict[str, tuple[str, ...]] = {}
 
     @property
@@ -177,9 +183,11 @@ class SqlEditor(TextArea):
         self.post_message(self.Submitted(self.text))
 
     def action_accept(self) -> None:
-        """Insert the suggested completion."""
+        """Insert the suggested completion; with none, `tab` moves on to the results."""
         if self.suggestion:
             self.insert(self.suggestion)
+        else:
+            self.screen.focus_next()
 
     def action_newline(self) -> None:
         """A line break (for long statements; `enter` runs)."""
