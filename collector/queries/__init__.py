@@ -51,6 +51,12 @@ from collector.queries._compare_text import (
     hop_label,
 )
 from collector.queries._console import check_store, sql_console, sql_tokens, view_columns
+from collector.queries._conversations import (
+    ConversationSummary,
+    ConversationTurn,
+    conversation_turns,
+    conversations,
+)
 from collector.queries._graph import (
     EdgeHandoff,
     GraphEdge,
@@ -117,6 +123,8 @@ __all__ = [
     "AgentTotals",
     "AlignedHop",
     "ContentLineage",
+    "ConversationSummary",
+    "ConversationTurn",
     "Divergence",
     "EdgeHandoff",
     "EdgeRoute",
@@ -166,6 +174,8 @@ __all__ = [
     "compare_groups",
     "compare_runs",
     "compute_insights",
+    "conversation_turns",
+    "conversations",
     "diff_json",
     "diff_lines",
     "diff_runs",

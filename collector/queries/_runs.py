@@ -67,7 +67,7 @@ _RUN_COLUMNS = (
     " pending_spans, root_span_id,"
     # an OK run that got there by recovering an error or fixing a rejected draft
     " status = 'OK' AND EXISTS (SELECT 1 FROM errors e WHERE e.trace_id = runs.trace_id"
-    " AND e.role IN ('recovered', 'rejected')) AS recovered"
+    " AND e.role IN ('recovered', 'rejected')) AS recovered, conversation_id"
 )
 
 
@@ -93,6 +93,7 @@ def _run_row(r: Sequence[Any]) -> RunRow:
         pending_spans=int(r[17] or 0),
         root_span_id=r[18],
         recovered=bool(r[19]),
+        conversation_id=r[20],
     )
 
 

@@ -67,6 +67,7 @@ class RunRow:
     root_span_id: str | None = None
     recovered: bool = False
     """OK, but only after a recovered error or a rejected draft that was fixed."""
+    conversation_id: str | None = None
 
 
 class SpanRow(NamedTuple):

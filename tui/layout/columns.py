@@ -39,6 +39,7 @@ RUN_COLUMNS: tuple[Column, ...] = (
     Column("start", "START (UTC)", 19, drop=4),
     Column("age", "AGE", 7, right=True, drop=2),
     Column("name", "NAME", 14, flex=1, drop=1),
+    Column("conversation", "CONV", 11, drop=7),
     Column("status", "STATUS", 7),
     Column("duration", "DURATION", 9, right=True),
     Column("agents", "AGENTS", 7, right=True, drop=6),
@@ -120,6 +121,7 @@ def run_cells(run: RunRow, now_ns: int) -> dict[str, str]:
         "start": fmt_time(run.start_ns),
         "age": fmt_ago(run.start_ns, now_ns),
         "name": display_name(run),
+        "conversation": run.conversation_id or "",
         # ↺: OK only after a recovered error or a fixed rejection (worth a look)
         "status": f"{run.status} ↺" if run.recovered else run.status,
         "duration": fmt_duration(duration),

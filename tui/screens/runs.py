@@ -45,6 +45,7 @@ class RunsScreen(Screen[None]):
         Binding("c", "compare", "Compare marked runs", show=False),
         Binding("g", "graph", "Graph", show=False),
         Binding("a", "agents", "Agents across runs", show=False),
+        Binding("t", "conversations", "Conversations", show=False),
         Binding("escape", "focus_list", "List", show=False),
     ]
 
@@ -154,6 +155,14 @@ class RunsScreen(Screen[None]):
         from tui.screens.agents import AgentsScreen
 
         self.app.push_screen(AgentsScreen(self.runs.filter))
+
+    def action_conversations(self) -> None:
+        """Conversations over the runs the filter shows, at the selected run's one."""
+        from tui.screens.conversations import ConversationsScreen
+
+        run = self.runs.row(self.runs.cursor)
+        conversation = run.conversation_id if run is not None else None
+        self.app.push_screen(ConversationsScreen(self.runs.filter, conversation))
 
     def action_span_detail(self) -> None:
         """Span detail of the selected run's root cause (or of its root span)."""
