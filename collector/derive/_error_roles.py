@@ -23,17 +23,27 @@ hoptrace's markers, and the spans those markers or rejections point at
   message = reason).
 - Root cause of a failed run: from the failed top span whose error started first, follow
   cause_span_id until a span without one; that span's agent and error type.
+- Lineage: if that span's agent (its nearest agent span) got its inputs through data
+  handoffs, directly or up to `MAX_LINEAGE_HOPS` handoffs up, from an output that was
+  rejected, the run is blamed on the rejected producer (the fewest hops away, then the
+  one that ended first): the failure is the rejected output's fallout.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from tracer import semconv as sc
 
 Span = dict[str, Any]
+Edge = tuple[str, str, str]
+"""A data handoff: (trace_id, receiving agent span id, producing agent span id)."""
+
+MAX_LINEAGE_HOPS = 3
+"""How many data handoffs up from the failing agent a rejected output is looked for."""
 
 
 def error_roles(
@@ -185,18 +195,52 @@ def root_cause(root_id: str, cause: dict[str, str | None], known: set[str]) -> s
     return cur
 
 
-def derive_errors(rows: list[Span]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def lineage_cause(
+    start: str, by_id: dict[str, Span], inputs: dict[str, list[str]], rejected: dict[str, Any]
+) -> str | None:
+    """The rejected producer whose output reached `start`'s agent through data handoffs.
+
+    `inputs`: receiving agent span -> producing agent spans; `rejected`: rejected span ids.
+    Breadth first, so the nearest rejection wins; None when none is within reach.
+    """
+    agent = by_id.get(start)
+    while agent is not None and agent.get("cls") != "agent":
+        agent = by_id.get(agent.get("parent") or "")
+    if agent is None or not inputs:
+        return None
+    frontier, seen = [agent["span_id"]], {agent["span_id"]}
+    for _ in range(MAX_LINEAGE_HOPS):
+        up: list[str] = []
+        for sid in frontier:
+            for p in inputs.get(sid, ()):
+                if p not in seen:
+                    seen.add(p)
+                    up.append(p)
+        frontier = up
+        hits = [p for p in frontier if p in rejected and p in by_id]
+        if hits:
+            return min(hits, key=lambda p: (by_id[p].get("end_ns") or by_id[p]["start_ns"], p))
+    return None
+
+
+def derive_errors(
+    rows: list[Span], edges: Sequence[Edge] = ()
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Role rows and root-cause rows for the error-relevant spans of many traces.
 
     `rows` (ordered by trace, then parents before children) carry trace_id, span_id,
     parent, name, start_ns, end_ns, status, marker_role, marker_cause, error_type,
-    error_message, rejects, agent_name, cls, native, continued. Returns (trace_id,
-    span_id, role, cause, error_type, error_message) rows and (trace_id, span_id, agent,
-    error_type, message) rows, one for each failed run.
+    error_message, rejects, agent_name, cls, native, continued; `edges` are the data
+    handoffs of traces with a rejection. Returns (trace_id, span_id, role, cause,
+    error_type, error_message) rows and (trace_id, span_id, agent, error_type, message)
+    rows, one for each failed run.
     """
     by_trace: dict[str, list[Span]] = defaultdict(list)
     for r in rows:
         by_trace[r["trace_id"]].append(r)
+    inputs_of: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for trace_id, to_span, from_span in edges:
+        inputs_of[trace_id][to_span].append(from_span)
     roles: list[tuple[Any, ...]] = []
     causes: list[tuple[Any, ...]] = []
     for trace_id, spans in by_trace.items():
@@ -206,7 +250,27 @@ def derive_errors(rows: list[Span]) -> tuple[list[tuple[Any, ...]], list[tuple[A
         agents = {s["span_id"]: s.get("agent_name") for s in spans}
         ends = {s["span_id"]: s.get("end_ns") or s["start_ns"] for s in spans}
         origins = [root_cause(t["span_id"], cause, set(agents)) for t in failed_tops(spans, role)]
-        if origins:
-            rc = min(origins, key=lambda o: ends[o])  # the failure that started first
-            causes.append((trace_id, rc, agents.get(rc), etype.get(rc), emsg.get(rc)))
+        if not origins:
+            continue
+        rc = min(origins, key=lambda o: ends[o])  # the failure that started first
+        error, message = etype.get(rc), emsg.get(rc)
+        rejected = _rejected(spans)
+        if rejected and rc not in rejected:
+            by_id = {s["span_id"]: s for s in spans}
+            producer = lineage_cause(rc, by_id, inputs_of.get(trace_id, {}), rejected)
+            if producer is not None:
+                rc, error, message = producer, sc.REJECTION_ERROR_TYPE, rejected[producer]
+        causes.append((trace_id, rc, agents.get(rc), error, message))
     return roles, causes
+
+
+def _rejected(spans: list[Span]) -> dict[str, str | None]:
+    """Rejected span id -> the (first) reason, from the rejecting spans' `rejects`."""
+    out: dict[str, str | None] = {}
+    for s in spans:
+        rejects = s.get("rejects")
+        for rej in json.loads(rejects) if rejects else ():
+            pid = rej.get("span_id")
+            if pid:
+                out.setdefault(pid, rej.get("reason"))
+    return out

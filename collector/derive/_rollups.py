@@ -6,7 +6,21 @@ from __future__ import annotations
 
 from tracer import semconv as sc
 
-__all__ = ["ROLLUPS"]
+__all__ = ["DATA_EDGES", "ROLLUPS"]
+
+# the data handoffs of the traces with a rejection (root cause follows them, see
+# collector.derive._error_roles): (trace_id, receiving span, producing span), as `_handoffs`
+# reads them from the links below
+DATA_EDGES = f"""
+SELECT x.trace_id, x.span_id AS to_span_id, x.l.span_id AS from_span_id
+FROM (SELECT f.trace_id, f.span_id,
+             unnest(from_json(f.handoff_links, '[{{"span_id":"VARCHAR","kind":"VARCHAR"}}]')) AS l
+      FROM _f f
+      WHERE f.handoff_links IS NOT NULL
+        AND f.trace_id IN (SELECT trace_id FROM _f WHERE rejects IS NOT NULL)) x
+WHERE coalesce(x.l.kind, '{sc.KIND_DATA}') = '{sc.KIND_DATA}' AND x.l.span_id IS NOT NULL
+ORDER BY x.trace_id, x.span_id, x.l.span_id
+"""
 
 ROLLUPS = f"""
 CREATE OR REPLACE TEMP TABLE _facts AS

@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from collector.derive._error_roles import derive_errors
-from collector.derive._rollups import ROLLUPS
+from collector.derive._rollups import DATA_EDGES, ROLLUPS
 from collector.schema import DERIVED_COLUMNS, DERIVED_TABLES
 
 DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -222,7 +222,8 @@ def derive(conn: duckdb.DuckDBPyConnection) -> None:
     _run(conn, _WALK)
     _run(conn, _CRITICAL_PATH)
     rows = conn.sql(_ERROR_SPANS).to_arrow_table().to_pylist() if _has_errors(conn) else []
-    roles, causes = derive_errors(rows)
+    edges = conn.execute(DATA_EDGES).fetchall() if rows else []
+    roles, causes = derive_errors(rows, edges)
     conn.register("_roles", _table(roles, _ROLE_SCHEMA))
     conn.register("_causes", _table(causes, _CAUSE_SCHEMA))
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from collector.derive._trace import derive_trace
@@ -151,3 +153,90 @@ root 0 100
     # and coverage are promised for such input
     assert {r[1] for r in f.span_rows} == {"root", "x", "y"}
     assert f.run_row["status"] == "OK"
+
+
+# --- root cause follows content lineage: data handoffs from a rejected output ---------
+
+
+def _with(spans: list[dict], **cols_by_span: dict) -> list[dict]:
+    for s in spans:
+        s.update(cols_by_span.get(s["span_id"], {}))
+    return spans
+
+
+def _rejects(producer: str) -> dict:
+    return {"rejects": json.dumps([{"span_id": producer, "reason": "too vague"}])}
+
+
+def _fed_by(*producers: str, kind: str = "data") -> dict:
+    links = [{"span_id": p, "kind": kind, "from_agent": p} for p in producers]
+    return {"handoff_links": json.dumps(links)}
+
+
+LINEAGE = """
+root 0 100 ERROR
+  drafter 5 20 agent
+  other 21 24 agent
+  reviewer 25 40 agent
+  consumer 45 90 ERROR agent
+    chat 50 80 ERROR llm
+"""
+
+
+def _root_cause(spans: list[dict]) -> tuple:
+    run = derive_trace("t", spans).run_row
+    keys = ("root_cause_agent", "root_cause_span_id", "root_cause_error", "root_cause_message")
+    return tuple(run[k] for k in keys)
+
+
+def test_root_cause_blames_the_producer_of_a_rejected_input() -> None:
+    spans = _with(tree(LINEAGE), reviewer=_rejects("drafter"), consumer=_fed_by("drafter"))
+    assert _root_cause(spans) == ("drafter", "drafter", "Rejected", "too vague")
+    # the consumer's own error is still where it started; only the run's blame moves
+    roles = {r[1]: (r[4], r[5]) for r in derive_trace("t", spans).span_rows}
+    assert roles["chat"] == ("origin", None)
+    assert roles["consumer"] == ("propagated", "chat")
+    assert roles["drafter"] == ("rejected", None)
+
+
+@pytest.mark.parametrize(
+    "cols",
+    [
+        {},  # no rejection, no handoff
+        {"consumer": _fed_by("drafter")},  # a data handoff, but nothing rejected
+        {"reviewer": _rejects("drafter")},  # rejected, but it never reached the consumer
+        {"reviewer": _rejects("drafter"), "consumer": _fed_by("other")},  # other input only
+        {"reviewer": _rejects("drafter"), "consumer": _fed_by("drafter", kind="explicit")},
+    ],
+    ids=["plain", "not-rejected", "not-handed-over", "other-input", "explicit-handoff"],
+)
+def test_root_cause_unchanged_without_a_rejected_lineage(cols: dict) -> None:
+    spans = _with(tree(LINEAGE), **cols)
+    assert _root_cause(spans) == ("consumer", "chat", "chatError", None)
+
+
+def _chain(hops: int) -> list[dict]:
+    """a0 -> a1 -> ... -> a{hops} by data handoffs; the reviewer rejects a0; the last raises."""
+    lines = ["root 0 1000 ERROR", "  a0 1 10 agent", "  reviewer 11 20 agent"]
+    lines += [f"  a{i} {20 * i + 10} {20 * i + 25} agent" for i in range(1, hops)]
+    last = 20 * hops + 10
+    lines += [f"  a{hops} {last} {last + 15} ERROR agent", f"    boom {last + 1} {last + 5} ERROR"]
+    cols = {f"a{i}": _fed_by(f"a{i - 1}") for i in range(1, hops + 1)}
+    return _with(tree("\n".join(lines)), reviewer=_rejects("a0"), **cols)
+
+
+@pytest.mark.parametrize(("hops", "blamed"), [(1, "a0"), (2, "a0"), (3, "a0"), (4, "a4")])
+def test_root_cause_lineage_reaches_three_hops(hops: int, blamed: str) -> None:
+    agent, span, error, _ = _root_cause(_chain(hops))
+    assert (agent, error) == ((blamed, "Rejected") if blamed == "a0" else (blamed, "boomError"))
+    assert span == ("a0" if blamed == "a0" else "boom")
+
+
+def test_root_cause_lineage_prefers_the_nearest_rejection() -> None:
+    spans = _chain(2)
+    # a1's output was rejected too: one hop from the failing a2, nearer than a0
+    assert spans[2]["span_id"] == "reviewer"
+    spans[2]["rejects"] = json.dumps(
+        [{"span_id": "a0", "reason": "too vague"}, {"span_id": "a1", "reason": "off topic"}]
+    )
+    assert _root_cause(spans) == ("a1", "a1", "Rejected", "off topic")
