@@ -45,6 +45,9 @@ class ConversationTurn:
     root_cause_error: str | None
     root_cause_message: str | None
     recovered: bool
+    memory: str | None = None
+    """What a memory agent of the turn returned (its output preview): what it carried
+    from earlier turns into this one."""
 
 
 def conversations(
@@ -83,7 +86,11 @@ def conversation_turns(
         "SELECT trace_id, name, start_ns, duration_ms, status, cost_usd, root_cause_agent,"
         " root_cause_error, root_cause_message,"
         " status = 'OK' AND EXISTS (SELECT 1 FROM errors e WHERE e.trace_id = runs.trace_id"
-        " AND e.role IN ('recovered', 'rejected'))"
+        " AND e.role IN ('recovered', 'rejected')),"
+        # a memory agent by name: the convention the demo and most teams use
+        " (SELECT s.output_preview FROM spans s WHERE s.trace_id = runs.trace_id"
+        "  AND s.hoptrace_kind = 'agent' AND strpos(lower(s.agent_name), 'memory') > 0"
+        "  ORDER BY s.start_ns LIMIT 1)"
         " FROM runs WHERE conversation_id = ? ORDER BY start_ns, trace_id LIMIT ?"
     )
     with _connect(db) as conn:
@@ -101,6 +108,7 @@ def conversation_turns(
             root_cause_error=r[7],
             root_cause_message=r[8],
             recovered=bool(r[9]),
+            memory=r[10],
         )
         for i, r in enumerate(rows, start=1)
     ]

@@ -30,6 +30,7 @@ def turn(batch: SpanBatch, trace_id: str, start_ns: int, conversation: str, *, f
     orch = t.agent("orchestrator", wf, 5, 690, attrs=attrs, **status)
     o = ("orchestrator", orch)
     t.chat(o, 10, 300, (100, 20))
+    t.agent("memory", orch, 300, 305, by=o)
     if retry:  # a failed tool call the orchestrator retried: an OK, recovered turn
         t.tool("lookup", o, 310, 400, status="ERROR", message="TimeoutError: slow")
         t.tool("lookup", o, 410, 500)
@@ -62,6 +63,7 @@ def test_conversation_turns_in_start_order(demo_db: Path) -> None:
     assert [t.status for t in turns] == ["OK", "ERROR", "OK"]
     assert turns[1].root_cause_agent == "orchestrator"
     assert [t.recovered for t in turns] == [False, False, True]
+    assert all(t.memory is not None and "memory result" in t.memory for t in turns)
     assert conv.cost_usd is not None
     assert abs(conv.cost_usd - sum(t.cost_usd or 0 for t in turns)) < 1e-12
     # the filter narrows which runs count
@@ -90,6 +92,7 @@ async def test_conversations_screen_from_the_runs_list_opens_a_turn(demo_db: Pat
         assert "conv-42: 3 turns, 1 failed" in text
         assert "orchestrator: ValueError" in text
         assert "OK ↺" in text
+        assert "memory result" in text  # what the memory agent carried into each turn
         assert "conv-7" in text
         turns = screen.query_one("#turns", DataTable)
         await pilot.press("t")  # to the turns table

@@ -29,7 +29,8 @@ __all__ = ["ConversationsScreen", "conversation_cells", "turn_cells"]
 
 CONVERSATION_COLUMNS = ("CONVERSATION", "TURNS", "FAILED", "FIRST (UTC)", "LAST (UTC)",
                         "DURATION", "COST")  # fmt: skip
-TURN_COLUMNS = ("TURN", "START (UTC)", "NAME", "STATUS", "DURATION", "COST", "ROOT CAUSE", "RUN")
+TURN_COLUMNS = ("TURN", "START (UTC)", "NAME", "STATUS", "DURATION", "COST", "ROOT CAUSE",
+                "MEMORY CARRIED", "RUN")  # fmt: skip
 
 
 @dataclass
@@ -74,7 +75,8 @@ def turn_cells(t: ConversationTurn) -> tuple[str, ...]:
         f"{t.status} ↺" if t.recovered else t.status,
         fmt_duration(t.duration_ms),
         fmt_cost(t.cost_usd),
-        truncate(cause, 48),
+        truncate(cause, 40),
+        truncate(t.memory, 32),
         t.trace_id[:8],
     )
 
