@@ -59,16 +59,21 @@ async def test_new_run_appears_and_selection_stays_on_its_run(demo_db: Path) -> 
         assert "live_team" in screen_text(pilot)
 
 
-async def test_new_run_arrives_in_view_at_the_top_of_a_long_list(demo_db: Path) -> None:
-    # more runs than rows on screen: the old reload scrolled the new top run out of view
+def add_older_runs(db: Path, n: int = 8) -> None:
+    """More runs than rows on a 12-line screen, all older than the demo's."""
     older = SpanBatch()
-    for i in range(8):
+    for i in range(n):
         extra_run(older, f"{0x100 + i:032x}", T0 - (i + 1) * 60 * 10**9)
-    store = SpanStore(demo_db)
+    store = SpanStore(db)
     try:
         store.write(older)
     finally:
         store.close()
+
+
+async def test_new_run_arrives_in_view_at_the_top_of_a_long_list(demo_db: Path) -> None:
+    # more runs than rows on screen: the old reload scrolled the new top run out of view
+    add_older_runs(demo_db)
     app = make_app(demo_db, poll_interval=0.1)
     async with app.run_test(size=(140, 12)) as pilot:
         await settle(pilot)
@@ -166,3 +171,31 @@ async def test_run_written_by_another_process_appears(demo_db: Path) -> None:
         assert "other_process" in screen_text(pilot)
         assert runs.selected_trace_id == selected
         assert not [n for n in app._notifications if n.severity == "error"]
+
+
+@pytest.mark.slow
+async def test_run_from_another_process_arrives_in_view_at_the_top(demo_db: Path) -> None:
+    add_older_runs(demo_db)
+    app = make_app(demo_db, poll_interval=0.1)
+    async with app.run_test(size=(140, 12)) as pilot:
+        await settle(pilot)
+        runs = app.screen.query_one(RunsList)
+        assert runs.count > runs.size.height
+        assert runs.cursor == 0
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            WRITER,
+            str(demo_db),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        await wait_for(pilot, lambda: runs.count == 13)
+        await settle(pilot)
+        assert runs.scroll_offset.y == 0
+        lines = screen_text(pilot).splitlines()
+        header = next(i for i, line in enumerate(lines) if "START (UTC)" in line)
+        assert "other_process" in lines[header + 1]  # started now: the newest, on top
+        assert runs.selected_trace_id == PENDING_RUN
