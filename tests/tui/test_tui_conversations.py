@@ -6,7 +6,7 @@ from pathlib import Path
 
 from demo_db import NOW, _Trace
 from textual.widgets import DataTable
-from tui_helpers import make_app, screen_text, settle
+from tui_helpers import make_app, screen_text, settle, wait_for
 
 from collector import SpanBatch, SpanStore, queries
 from tui.screens.conversations import ConversationsScreen
@@ -88,6 +88,8 @@ async def test_conversations_screen_from_the_runs_list_opens_a_turn(demo_db: Pat
         assert isinstance(screen, ConversationsScreen)
         assert screen.conversation_id == CONV  # the selected run's conversation
         assert [t.trace_id for t in screen.turns] == TURNS
+        # the table paints its new rows on a later refresh than the worker's answer
+        await wait_for(pilot, lambda: "orchestrator: ValueError" in screen_text(pilot))
         text = screen_text(pilot)
         assert "conv-42: 3 turns, 1 failed" in text
         assert "orchestrator: ValueError" in text
@@ -119,3 +121,18 @@ async def test_conversations_screen_without_conversations(demo_db: Path) -> None
         await settle(pilot)
         assert isinstance(app.screen, ConversationsScreen)
         assert "No conversations in these runs." in screen_text(pilot)
+
+
+def test_conversations_snapshot(snap_compare, demo_db: Path) -> None:
+    """`t` on a turn of conv-42: its three turns, the failed one's root cause, the ↺ mark."""
+    add_conversations(demo_db)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        runs = pilot.app.screen.query_one(RunsList)
+        index = next(i for i in range(runs.count) if runs.row(i).trace_id == TURNS[0])
+        await pilot.press(*["down"] * index, "t")
+        await settle(pilot)
+        await wait_for(pilot, lambda: "orchestrator: ValueError" in screen_text(pilot))
+
+    assert snap_compare(make_app(demo_db), terminal_size=(140, 24), run_before=run_before)
