@@ -181,7 +181,10 @@ class AgentsScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#agents-title", Label).update(self._title(message.elapsed_s))
         table = self.query_one(DataTable)
         keep = self.agent
-        table.clear()
+        # columns too: a cleared DataTable keeps the old widths for rows it had cached,
+        # which drew later rows against stale column edges
+        table.clear(columns=True)
+        table.add_columns(*COLUMNS)
         for s in self.stats:
             table.add_row(*stat_row(s), key=s.agent)
         if not self.stats:
