@@ -57,6 +57,7 @@ from collector.queries._conversations import (
     conversation_turns,
     conversations,
 )
+from collector.queries._fmt import fmt_ago, fmt_cost, fmt_duration, fmt_time, fmt_tokens, truncate
 from collector.queries._graph import (
     EdgeHandoff,
     GraphEdge,
@@ -181,6 +182,11 @@ __all__ = [
     "diff_runs",
     "edge_handoffs",
     "first_divergence",
+    "fmt_ago",
+    "fmt_cost",
+    "fmt_duration",
+    "fmt_time",
+    "fmt_tokens",
     "graph_over_runs",
     "group_stats",
     "groups_compare",
@@ -206,5 +212,6 @@ __all__ = [
     "span_detail",
     "sql_console",
     "sql_tokens",
+    "truncate",
     "view_columns",
 ]

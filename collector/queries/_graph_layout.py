@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from collector.queries._fmt import fmt_cost, fmt_duration
 from collector.queries._graph import GraphEdge, GraphNode, HandoffGraph
 from collector.queries._graph_canvas import Canvas
 
@@ -82,23 +83,9 @@ class GraphGrid:
         return None
 
 
-def _duration(ms: float | None) -> str:
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    return f"{ms / 1000:.1f}s" if ms < 60_000 else f"{ms / 60_000:.1f}m"
-
-
-def _cost(usd: float | None) -> str:
-    if usd is None:
-        return "n/a"
-    return f"${usd:.4f}" if usd < 0.01 else f"${usd:.2f}"
-
-
 def node_lines(node: GraphNode, loops: int = 0) -> tuple[str, str]:
     """The two text lines of a box: the name, then invocations, time, cost, errors, self-loops."""
-    stats = f"{node.invocations}× {_duration(node.duration_ms)} {_cost(node.cost_usd)}"
+    stats = f"{node.invocations}× {fmt_duration(node.duration_ms) or '-'} {fmt_cost(node.cost_usd)}"
     if node.error_count:
         stats += f" ✗{node.error_count}"
     if loops:

@@ -86,7 +86,7 @@ def test_every_agent_gets_a_box_with_its_text_and_boxes_never_overlap(grid: Grap
     for b in grid.nodes:
         assert grid.lines[b.row][b.col] == "┌"
         assert grid.lines[b.row + 1][b.col + 2 : b.col + 2 + len(b.agent)] == b.agent
-        assert "2× 1.5s $0.01" in grid.lines[b.row + 2]
+        assert "2× 1.50s $0.0123" in grid.lines[b.row + 2]
     cells = [
         {(r, c) for r in range(b.row, b.row + b.height) for c in range(b.col, b.col + b.width)}
         for b in grid.nodes
