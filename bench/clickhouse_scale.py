@@ -12,7 +12,7 @@ calls and tools, one failing tool in 10% of the traces), then:
 
 Ratios (chdb / DuckDB) are printed beside the absolute figures; they are what carries
 over to other machines. Needs the ClickHouse extra (.venv-ch):
-    .venv-ch/bin/python bench/clickhouse_scale.py [--spans 1000000]
+    .venv-ch/bin/python bench/clickhouse_scale.py [--spans 1000000 10000000]
 """
 
 from __future__ import annotations
@@ -113,7 +113,13 @@ def best(fn, times: int = 3) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--spans", type=int, default=1_000_000)
+    p.add_argument(
+        "--spans",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 10_000_000],
+        help="store sizes to measure at, in one run: the stores grow from one to the next",
+    )
     p.add_argument("--seed", type=int, default=3)
     args = p.parse_args()
 
@@ -121,41 +127,47 @@ def main() -> int:
     from collector import SpanStore
     from collector.clickhouse import ClickHouseStore, derive_pass
 
-    n_traces = max(1, args.spans // SPANS_PER_TRACE)
     per_batch = BATCH // SPANS_PER_TRACE
     tmp = Path(tempfile.mkdtemp(prefix="hoptrace-chbench-"))
     duck_path = tmp / "bench.duckdb"
     duck = SpanStore(duck_path)
     ch = ClickHouseStore(f"chdb://{tmp / 'ch'}")
-    t_duck = t_insert = 0.0
-    for first in range(0, n_traces, per_batch):
-        batch = build(min(per_batch, n_traces - first), first, args.seed)
+    done = 0  # traces in both stores so far
+    for target in sorted(args.spans):
+        n_traces = max(1, target // SPANS_PER_TRACE)
+        t_duck = t_insert = 0.0
+        for first in range(done, n_traces, per_batch):
+            batch = build(min(per_batch, n_traces - first), first, args.seed)
+            t = time.perf_counter()
+            duck.write(batch)
+            t_duck += time.perf_counter() - t
+            t = time.perf_counter()
+            ch.write(batch)
+            t_insert += time.perf_counter() - t
+        new = (n_traces - done) * SPANS_PER_TRACE
         t = time.perf_counter()
-        duck.write(batch)
-        t_duck += time.perf_counter() - t
-        t = time.perf_counter()
-        ch.write(batch)
-        t_insert += time.perf_counter() - t
-    spans = n_traces * SPANS_PER_TRACE
-    t = time.perf_counter()
-    stats = derive_pass(ch.conn, lag_s=0)
-    t_derive = time.perf_counter() - t
-    assert stats.spans == spans, (stats, spans)
+        stats = derive_pass(ch.conn, lag_s=0)
+        t_derive = time.perf_counter() - t
+        assert stats.spans == new, (stats, new)
+        done = n_traces
+        spans = n_traces * SPANS_PER_TRACE
 
-    print(f"spans: {spans:,} in {n_traces:,} traces")
-    print(f"DuckDB SpanStore.write (ingest+derive): {spans / t_duck:,.0f} spans/s ({t_duck:.1f} s)")
-    print(
-        f"chdb insert into otel_traces:           {spans / t_insert:,.0f} spans/s ({t_insert:.1f} s)"
-    )
-    print(f"chdb derive_pass (1 worker):            {spans / t_derive:,.0f} spans/s ({t_derive:.1f} s)"
-          f"  ratio to DuckDB write: {t_duck / t_derive:.2f}")  # fmt: skip
-    trace = f"{n_traces // 2:032x}"
-    print(f"{'query':<16} {'DuckDB ms':>10} {'chdb ms':>10} {'chdb/DuckDB':>12}")
-    for name, sql in QUERIES.items():
-        q = sql.format(trace=trace)
-        d = best(lambda q=q: collector.query(q, duck_path))
-        c = best(lambda q=q: ch.query(q))
-        print(f"{name:<16} {d * 1e3:>10.1f} {c * 1e3:>10.1f} {c / d:>12.2f}")
+        print(f"== store at {spans:,} spans in {n_traces:,} traces ({new:,} new)", flush=True)
+        print(
+            f"DuckDB SpanStore.write (ingest+derive): {new / t_duck:,.0f} spans/s ({t_duck:.1f} s)"
+        )
+        print(
+            f"chdb insert into otel_traces:           {new / t_insert:,.0f} spans/s ({t_insert:.1f} s)"
+        )
+        print(f"chdb derive_pass (1 worker):            {new / t_derive:,.0f} spans/s ({t_derive:.1f} s)"
+              f"  ratio to DuckDB write: {t_duck / t_derive:.2f}")  # fmt: skip
+        trace = f"{n_traces // 2:032x}"
+        print(f"{'query':<16} {'DuckDB ms':>10} {'chdb ms':>10} {'chdb/DuckDB':>12}")
+        for name, sql in QUERIES.items():
+            q = sql.format(trace=trace)
+            d = best(lambda q=q: collector.query(q, duck_path))
+            c = best(lambda q=q: ch.query(q))
+            print(f"{name:<16} {d * 1e3:>10.1f} {c * 1e3:>10.1f} {c / d:>12.2f}", flush=True)
     ch.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
