@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from collector._paths import DB_ENV, DEFAULT_DB_NAME, resolve_db
+from collector._paths import DB_ENV, DEFAULT_DB_NAME, is_store_url, resolve_db
 
 if TYPE_CHECKING:
     from collector._exporter import DuckDBSpanExporter
@@ -63,6 +63,7 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "StoreNotFoundError",
+    "is_store_url",
     "query",
     "read_connection",
     "resolve_db",

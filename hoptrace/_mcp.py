@@ -261,7 +261,7 @@ class _Tools:
     def agents(self, status: str | None = None, limit: int = 50) -> str:
         """Every agent across runs (of one status, optionally): runs, invocations, mean
         critical-path share, model calls, cost in total and per run, errors."""
-        from collector import read_connection
+        from collector.queries import reader
 
         where, params = ("WHERE r.status = ?", [status]) if status else ("", [])
         sql = (
@@ -272,8 +272,8 @@ class _Tools:
             f" FROM agents a JOIN runs r USING (trace_id) {where}"
             " GROUP BY 1 ORDER BY 6 DESC NULLS LAST, 1 LIMIT ?"
         )
-        with read_connection(self.db) as conn:
-            rows = conn.execute(sql, [*params, max(1, min(limit, 500))]).fetchall()
+        with reader(self.db) as r:
+            rows = r.conn.execute(sql, [*params, max(1, min(limit, 500))]).fetchall()
         keys = ("agent", "runs", "invocations", "critical_path_share_mean", "llm_calls",
                 "cost_usd", "cost_usd_per_run", "errors", "models")  # fmt: skip
         return answer({"agents": [dict(zip(keys, r, strict=True)) for r in rows]})

@@ -9,17 +9,20 @@ from pathlib import Path
 __all__ = ["resolve_db", "run"]
 
 
-def resolve_db(args: argparse.Namespace) -> Path:
-    """The positional DB, else `--db`, else the default every command uses."""
+def resolve_db(args: argparse.Namespace) -> Path | str:
+    """The positional DB, else `--db`, else the default every command uses (a ClickHouse
+    store URL is kept as given)."""
+    from collector import is_store_url
     from collector import resolve_db as resolve
 
-    return resolve(getattr(args, "db_path", None) or getattr(args, "db", None))
+    given = getattr(args, "db_path", None) or getattr(args, "db", None)
+    return str(given) if is_store_url(given) else resolve(given)
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the terminal UI; a file it cannot read is a clear error, not a traceback."""
     db = resolve_db(args)
-    if not db.is_file():
+    if isinstance(db, Path) and not db.is_file():
         print(
             f"hoptrace tui: no trace store at {db}; run `hoptrace demo` first or pass a DB path",
             file=sys.stderr,

@@ -18,6 +18,7 @@ from collector.clickhouse._conn import (
     parse_url,
 )
 from collector.clickhouse._otel import as_string, batch_to_otel, otel_to_batch, typed
+from collector.clickhouse._read import ReadConnection, read_connection, to_clickhouse
 from collector.clickhouse._readonly import ReadOnlyRefused, check_readonly, run_readonly
 from collector.clickhouse._schema import OTEL_TRACES, ddl, views
 from collector.clickhouse._store import ClickHouseStore, copy_from_duckdb
@@ -30,6 +31,7 @@ __all__ = [
     "ClickHouseStore",
     "Conn",
     "PassStats",
+    "ReadConnection",
     "ReadOnlyRefused",
     "Target",
     "as_string",
@@ -43,7 +45,9 @@ __all__ = [
     "is_clickhouse_url",
     "otel_to_batch",
     "parse_url",
+    "read_connection",
     "run_readonly",
+    "to_clickhouse",
     "typed",
     "views",
     "watermark",

@@ -25,12 +25,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow as pa
 
 from collector._paths import STORE_URL_SCHEMES, is_store_url
+from collector.store import StoreError
 
 SCHEMES: tuple[str, ...] = STORE_URL_SCHEMES
 
 
-class ClickHouseError(Exception):
-    """A ClickHouse store could not be reached or refused a statement."""
+class ClickHouseError(StoreError):
+    """A ClickHouse store could not be reached or refused a statement (a StoreError, so
+    every command that reports an unreadable store reports this one the same way)."""
 
 
 def is_clickhouse_url(db: object) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 
-from collector.schema import DERIVED_TABLES, SPAN_COLUMNS
+from collector.schema import DERIVED_TABLES, PRICE_COLUMNS, SPAN_COLUMNS
 from collector.schema import ddl as duckdb_ddl
 
 OTEL_TRACES = "otel_traces"
@@ -83,6 +83,7 @@ _CH_TYPES = {
 # sorting-key columns cannot be Nullable in ClickHouse; the DuckDB store never leaves them NULL
 NOT_NULL: dict[str, tuple[str, ...]] = {
     "hoptrace_span_t": ("trace_id", "span_id", "start_ns"),
+    "model_prices": ("model",),
     "hoptrace_runs_t": ("trace_id", "start_ns"),
     "hoptrace_agents_t": ("trace_id", "agent_name"),
 }
@@ -126,6 +127,13 @@ def ddl(ttl_days: int | None = None) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} (worker String, watermark_ns Int64, "
         "_version UInt64) ENGINE = ReplacingMergeTree(_version) ORDER BY worker",
     ]
+    # litellm's price map, which insights price model swaps from (ClickHouseStore loads it)
+    stmts += [
+        f"CREATE TABLE IF NOT EXISTS model_prices ({_columns(PRICE_COLUMNS, 'model_prices')}) "
+        "ENGINE = MergeTree ORDER BY model",
+        "CREATE TABLE IF NOT EXISTS model_price_aliases (alias String, model String) "
+        "ENGINE = MergeTree ORDER BY alias",
+    ]
     for table, _, cols, key in DERIVED:
         extra = ", `_n` UInt32" if key == "_n" else ""
         stmts.append(
@@ -144,8 +152,12 @@ def ddl(ttl_days: int | None = None) -> list[str]:
 
 
 def view_ddl() -> dict[str, str]:
-    """`CREATE OR REPLACE VIEW` per view name."""
-    return {name: f"CREATE OR REPLACE VIEW {name} AS {sql}" for name, sql in views().items()}
+    """`CREATE OR REPLACE VIEW` per view name, and `span_t`: the stored span rows (the
+    DuckDB table's name and columns), which a few of hoptrace's queries read for the
+    columns the views leave out (rejects)."""
+    out = {name: f"CREATE OR REPLACE VIEW {name} AS {sql}" for name, sql in views().items()}
+    out["span_t"] = f"CREATE OR REPLACE VIEW span_t AS SELECT * FROM {latest('hoptrace_span_t')}"
+    return out
 
 
 def latest(table: str) -> str:

@@ -12,6 +12,7 @@ from collector.clickhouse._otel import batch_to_otel
 from collector.clickhouse._schema import CHANGES, OTEL_TRACES, ddl, view_ddl
 from collector.ingest import SpanBatch, batch_from_raw
 from collector.schema import RAW_COLUMN_NAMES
+from collector.store import price_tables
 
 _COPY_CHUNK = 50_000
 
@@ -37,6 +38,7 @@ class ClickHouseStore:
                 self.conn.execute(stmt)
             except ClickHouseError as exc:
                 self.skipped_views[name] = str(exc).splitlines()[0]
+        self._load_prices()
         if not had_log:
             # rows a collector fleet wrote before the change log existed: log them once
             self.conn.execute(
@@ -49,6 +51,16 @@ class ClickHouseStore:
             f"SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"
         )
         return bool(rows[0][0])
+
+    def _load_prices(self) -> None:
+        """The same price rows as the DuckDB store's, reloaded when litellm's map changed."""
+        prices, aliases = price_tables()
+        have = self.conn.rows("SELECT count() FROM model_prices")[0][0]
+        if have == prices.num_rows:
+            return
+        for table, rows in (("model_prices", prices), ("model_price_aliases", aliases)):
+            self.conn.execute(f"TRUNCATE TABLE {table}")
+            self.conn.insert(table, rows)
 
     def write(self, batch: SpanBatch) -> None:
         """Insert a batch into `otel_traces` as the OTel Collector's exporter would."""

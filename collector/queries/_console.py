@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collector._paths import is_store_url
 from collector.queries._read import DB, _connect
 from collector.queries._types import (
     SqlResult,
@@ -45,6 +46,15 @@ def check_store(db: DB, timeout: float = 3.0) -> None:
         read_connection,
     )
 
+    if is_store_url(db):
+        from collector.clickhouse import ClickHouseError
+
+        try:
+            with _connect(db) as ch:
+                ch.execute("SELECT max(ingested_ns) FROM spans").fetchone()
+        except ClickHouseError as exc:
+            raise StoreError(str(exc).splitlines()[0]) from None
+        return
     path = Path(db) if db is not None else None
     try:
         if path is not None and path.is_file() and path.stat().st_size == 0:
@@ -89,7 +99,10 @@ def view_columns(db: DB) -> dict[str, tuple[str, ...]]:
         rows = conn.execute(
             "SELECT c.table_name, c.column_name FROM information_schema.columns c "
             "JOIN information_schema.tables t USING (table_catalog, table_schema, table_name) "
-            "WHERE t.table_type = 'VIEW' AND c.table_schema = 'main' "
+            # current_schema(): DuckDB's `main`, a ClickHouse store's database; the
+            # `*_t` view a ClickHouse store has over its stored rows is no public view
+            "WHERE t.table_type = 'VIEW' AND c.table_schema = current_schema() "
+            "AND NOT ends_with(c.table_name, '_t') AND NOT starts_with(c.table_name, 'hoptrace_') "
             "ORDER BY c.table_name, c.ordinal_position"
         ).fetchall()
     out: dict[str, list[str]] = {}

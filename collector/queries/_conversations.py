@@ -82,19 +82,22 @@ def conversation_turns(
     db: DB | Reader, conversation_id: str, limit: int = TURNS_LIMIT
 ) -> list[ConversationTurn]:
     """The runs of one conversation, oldest first, numbered as turns."""
+    # a memory agent by name (the convention the demo and most teams use): its first
+    # output, joined rather than a correlated LIMIT 1 subquery, which ClickHouse refuses
     sql = (
-        "SELECT trace_id, name, start_ns, duration_ms, status, cost_usd, root_cause_agent,"
+        "SELECT runs.trace_id, name, start_ns, duration_ms, status, cost_usd, root_cause_agent,"
         " root_cause_error, root_cause_message,"
         " status = 'OK' AND EXISTS (SELECT 1 FROM errors e WHERE e.trace_id = runs.trace_id"
-        " AND e.role IN ('recovered', 'rejected')),"
-        # a memory agent by name: the convention the demo and most teams use
-        " (SELECT s.output_preview FROM spans s WHERE s.trace_id = runs.trace_id"
-        "  AND s.hoptrace_kind = 'agent' AND strpos(lower(s.agent_name), 'memory') > 0"
-        "  ORDER BY s.start_ns LIMIT 1)"
-        " FROM runs WHERE conversation_id = ? ORDER BY start_ns, trace_id LIMIT ?"
+        " AND e.role IN ('recovered', 'rejected')), m.memory"
+        " FROM runs LEFT JOIN (SELECT s.trace_id, arg_min(s.output_preview, s.start_ns) AS memory"
+        "  FROM spans s WHERE s.hoptrace_kind = 'agent'"
+        "  AND strpos(lower(s.agent_name), 'memory') > 0"
+        "  AND s.trace_id IN (SELECT trace_id FROM runs WHERE conversation_id = ?)"
+        "  GROUP BY s.trace_id) m ON m.trace_id = runs.trace_id"
+        " WHERE conversation_id = ? ORDER BY start_ns, runs.trace_id LIMIT ?"
     )
     with _connect(db) as conn:
-        rows = conn.execute(sql, [conversation_id, limit]).fetchall()
+        rows = conn.execute(sql, [conversation_id, conversation_id, limit]).fetchall()
     return [
         ConversationTurn(
             turn=i,

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["execute", "run"]
@@ -44,7 +45,7 @@ def execute(
     import duckdb
 
     from collector import queries
-    from collector._paths import resolve_db
+    from collector._paths import is_store_url, resolve_db
     from collector.store import StoreError
 
     def fail(code: int, message: str) -> int:
@@ -58,8 +59,8 @@ def execute(
         return fail(2, "give two run ids (RUN_A RUN_B), or --group-by ATTRIBUTE")
     if groups and not grouped:
         return fail(2, "--groups needs --group-by")
-    path = resolve_db(db)
-    if not path.exists():
+    path: str | Path = db if is_store_url(db) and db is not None else resolve_db(db)
+    if isinstance(path, Path) and not path.exists():
         return fail(1, f"no trace store at {path}")
     when: datetime | None = None
     if split_at is not None:

@@ -215,7 +215,9 @@ WITH crit AS (
     -- for the exact spans took half a second over 10k runs)
     SELECT trace_id, agent_name FROM agents WHERE critical_path_ms > 0{f}
 ), hand AS (
-    SELECT h.trace_id, h.from_agent, h.to_agent, h.kind,
+    -- named: ClickHouse keeps the `h.` in a CTE's column names
+    SELECT h.trace_id AS trace_id, h.from_agent AS from_agent, h.to_agent AS to_agent,
+           h.kind AS kind,
            c1.agent_name IS NOT NULL AND c2.agent_name IS NOT NULL AS crit
     FROM handoffs h
     LEFT JOIN crit c1 ON c1.trace_id = h.trace_id AND c1.agent_name = h.to_agent
@@ -230,8 +232,12 @@ WITH crit AS (
     SELECT agent_name AS a, unnest(from_json(rejects, '[{{"agent":"VARCHAR"}}]')).agent AS b
     FROM span_t WHERE rejects IS NOT NULL{f}
 )
-(SELECT 'node', agent_name, NULL, NULL, sum(invocations), sum(duration_ms),
-        sum(critical_path_ms), sum(cost_usd), sum(error_count), count(*), 0
+-- one SELECT over the union (ClickHouse takes no parenthesised union after a WITH),
+-- its columns named (a union takes the first branch's names; ClickHouse merges repeats)
+SELECT * FROM (
+(SELECT 'node' AS tag, agent_name AS a, NULL AS b, NULL AS kind, sum(invocations) AS n,
+        sum(duration_ms) AS dur, sum(critical_path_ms) AS cp, sum(cost_usd) AS cost,
+        sum(error_count) AS errs, count(*) AS n_runs, 0 AS crit
  FROM agents WHERE agent_name IS NOT NULL{f} GROUP BY agent_name ORDER BY agent_name
  LIMIT {max_nodes})
 UNION ALL
@@ -245,6 +251,7 @@ UNION ALL
 UNION ALL
 (SELECT 'reject', least(a, b), greatest(a, b), NULL, count(*), NULL, NULL, NULL, NULL, NULL, NULL
  FROM rej WHERE a IS NOT NULL AND b IS NOT NULL AND a <> b GROUP BY ALL LIMIT {max_edges})
+)
 """
 
 

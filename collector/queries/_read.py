@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from collector._paths import is_store_url
+
 DB = str | Path | None
 
 
@@ -32,6 +34,13 @@ def reader(db: DB) -> Iterator[Reader]:
 def _connect(db: DB | Reader) -> Iterator[Any]:
     if isinstance(db, Reader):
         yield db.conn
+        return
+    if is_store_url(db):
+        # a ClickHouse store: the same SQL, transpiled (needs hoptrace[clickhouse])
+        from collector.clickhouse import read_connection as clickhouse_read
+
+        with clickhouse_read(str(db)) as ch:
+            yield ch
         return
     # Imported here so `collector.queries` stays importable (types only) before
     # the store module is needed, e.g. by pure layout tests.

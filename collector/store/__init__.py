@@ -19,7 +19,7 @@ from collector.store._connect import (
     write_connection,
 )
 from collector.store._queue import DEFAULT_MAX_QUEUE_SPANS, WriteQueue, is_transient
-from collector.store._span_store import SpanStore
+from collector.store._span_store import SpanStore, price_tables
 from collector.store._spool import Spool
 from collector.store._writer_proc import ProcessStore, child_supported, open_writer
 
@@ -43,6 +43,7 @@ __all__ = [
     "is_transient",
     "open_writer",
     "path_lock",
+    "price_tables",
     "read_connection",
     "write_connection",
 ]
