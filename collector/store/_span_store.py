@@ -338,16 +338,9 @@ def _migrate(conn: duckdb.DuckDBPyConnection, version: int) -> None:
     conn.execute(f"DROP TABLE {old}")
 
 
-def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
-    """(Re)load model_prices when litellm's bundled map changed (or on creation)."""
-    path = price_file()
-    signature = f"{path}:{path.stat().st_mtime_ns}" if path is not None else "none"
-    if not force:
-        rows = conn.execute(
-            "SELECT value FROM hoptrace_meta WHERE key = 'prices_source'"
-        ).fetchall()
-        if rows and rows[0][0] == signature:
-            return
+def price_tables() -> tuple[pa.Table, pa.Table]:
+    """litellm's bundled price map as the rows of `model_prices` and `model_price_aliases`
+    (a ClickHouse store loads the same rows)."""
     pm = price_map()
     prices = pa.Table.from_pylist(
         [
@@ -369,6 +362,20 @@ def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
         {"alias": list(pm.aliases), "model": list(pm.aliases.values())},
         schema=pa.schema([("alias", pa.string()), ("model", pa.string())]),
     )
+    return prices, aliases
+
+
+def _refresh_prices(conn: duckdb.DuckDBPyConnection, force: bool) -> None:
+    """(Re)load model_prices when litellm's bundled map changed (or on creation)."""
+    path = price_file()
+    signature = f"{path}:{path.stat().st_mtime_ns}" if path is not None else "none"
+    if not force:
+        rows = conn.execute(
+            "SELECT value FROM hoptrace_meta WHERE key = 'prices_source'"
+        ).fetchall()
+        if rows and rows[0][0] == signature:
+            return
+    prices, aliases = price_tables()
     conn.register("_prices", prices)
     conn.register("_aliases", aliases)
     try:
