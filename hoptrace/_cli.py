@@ -46,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     collect = sub.add_parser("collect", help="receive OTLP/HTTP and OTLP/gRPC spans into the store")
     collect.add_argument("--db", help=_DB_HELP)
+    collect.add_argument(
+        "--store",
+        metavar="URL",
+        help="write a ClickHouse store's otel_traces instead: chdb://PATH or "
+        "clickhouse[s]://[user:pass@]host:port/db (needs pip install 'hoptrace[clickhouse]')",
+    )
+    collect.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        help="where acknowledged requests are spooled (default: beside the store, DB.spool/ "
+        "or PATH.spool/; for a server URL: hoptrace/spool/HOST-PORT-DB/ in the user state dir)",
+    )
+    collect.add_argument(
+        "--ttl-days",
+        type=int,
+        metavar="DAYS",
+        help="with --store: retention of the tables this collector creates (default: none)",
+    )
     collect.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     collect.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port (default 4318)")
     collect.add_argument(

@@ -2,11 +2,18 @@
 
 While it runs this process is the trace store's single writer; the store's
 short write transactions leave the file readable by `hoptrace sql` and the TUI.
+
+`--store URL` (or a URL in `--db`) writes a ClickHouse store's `otel_traces` instead, as
+the OTel Collector's exporter would (collector.otlp._ch_sink): the same receiver, write
+queue and spool. Exit codes: 0 after a clean drain; 1 when the store cannot be opened or
+reached, a port or the spool cannot be had, or spans were dropped; 2 for arguments that
+cannot work (a bad URL, no token off loopback) and a missing `hoptrace[clickhouse]` extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import logging
 import os
@@ -14,7 +21,17 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
+
+from collector._paths import is_store_url
+
+if TYPE_CHECKING:
+    from collector.ingest import SpanBatch
 
 __all__ = ["TOKEN_ENV", "is_loopback", "run"]
 
@@ -43,9 +60,106 @@ def is_loopback(host: str) -> bool:
     )
 
 
+@dataclass
+class _Opened:
+    """The store `hoptrace collect` writes: a DuckDB file or a ClickHouse URL."""
+
+    write: Callable[[SpanBatch], None]
+    close: Callable[[], None]
+    where: str  # for messages: never a password
+    spool_dir: Path
+    url: str | None = None  # None: a DuckDB file
+    replaying: Callable[[], AbstractContextManager[object]] = nullcontext
+    already_stored: Callable[[], int] = lambda: 0  # spans a repeated write found stored
+
+
+def _open_store(args: argparse.Namespace) -> _Opened | int:
+    """Open the store before listening, so a bad one is refused first; an exit code when not."""
+    db: str | None = args.db
+    url: str | None = getattr(args, "store", None)
+    if url is not None and db is not None:
+        print("hoptrace collect: give --db or --store, not both", file=sys.stderr)
+        return 2
+    if url is None and is_store_url(db):
+        url, db = db, None
+    if url is not None:
+        return _open_clickhouse(args, url)
+    from collector._paths import resolve_db
+    from collector.store import NotAHoptraceStoreError, open_writer
+
+    path = resolve_db(db)
+    try:
+        # DuckDB runs in a writer child where it can: the decoding threads here would
+        # starve it of the GIL
+        writer = open_writer(path, check=True)
+    except NotAHoptraceStoreError as exc:  # another application's database: left untouched
+        print(f"hoptrace collect: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # unreadable path, newer schema, file held by another writer...
+        print(f"hoptrace collect: cannot open the trace store {path}: {exc}", file=sys.stderr)
+        return 1
+    spool_dir = getattr(args, "spool_dir", None)
+    return _Opened(
+        writer.write,
+        writer.close,
+        str(path),
+        Path(spool_dir) if spool_dir else Path(f"{path}.spool"),
+    )
+
+
+def _open_clickhouse(args: argparse.Namespace, url: str) -> _Opened | int:
+    """`--store URL`: exit 2 for a URL or an install that cannot work, 1 for a store that
+    cannot be opened or reached."""
+    if not is_store_url(url):
+        print(
+            f"hoptrace collect: --store takes chdb://PATH or clickhouse[s]://host:port/db, "
+            f"not {url!r} (a DuckDB file is --db)",
+            file=sys.stderr,
+        )
+        return 2
+    from collector.clickhouse import ClickHouseError, parse_url
+
+    try:
+        target = parse_url(url)
+    except ValueError as exc:
+        print(f"hoptrace collect: {exc}", file=sys.stderr)
+        return 2
+    module = "chdb" if target.embedded else "clickhouse_connect"
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        print(
+            f"hoptrace collect: {url.split('://', 1)[0]}:// needs the ClickHouse extra "
+            f"({module} is not installed): pip install 'hoptrace[clickhouse]'",
+            file=sys.stderr,
+        )
+        return 2
+    from collector.otlp._ch_sink import ClickHouseSink, default_spool_dir
+
+    try:
+        sink = ClickHouseSink(url, ttl_days=getattr(args, "ttl_days", None))
+    except (ClickHouseError, OSError) as exc:
+        print(
+            f"hoptrace collect: cannot open the trace store {target.describe()}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+            file=sys.stderr,
+        )
+        return 1
+    spool_dir = getattr(args, "spool_dir", None)
+    return _Opened(
+        sink.write,
+        sink.close,
+        sink.describe(),
+        Path(spool_dir) if spool_dir else default_spool_dir(url),
+        url=url,
+        replaying=sink.replaying,
+        already_stored=lambda: sink.skipped_spans,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve `POST /v1/traces` on `--host:--port` and OTLP/gRPC on `--grpc-port` into
-    `--db`; exit 0 after a clean drain."""
+    `--db` or `--store`; exit 0 after a clean drain."""
     host: str = args.host
     http_port: int | None = None if getattr(args, "no_http", False) else args.port
     grpc_port: int | None = (
@@ -75,27 +189,37 @@ def run(args: argparse.Namespace) -> int:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
 
-    from collector._paths import resolve_db
     from collector.otlp._receiver import Receiver
-    from collector.store import NotAHoptraceStoreError, Spool, open_writer
+    from collector.store import Spool
 
-    db = resolve_db(args.db)
-    try:
-        # checked here, so that a bad file is refused before listening; DuckDB runs in a
-        # writer child where it can: the decoding threads here would starve it of the GIL
-        writer = open_writer(db, check=True)
-    except NotAHoptraceStoreError as exc:  # another application's database: left untouched
-        print(f"hoptrace collect: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # unreadable path, newer schema, file held by another writer...
-        print(f"hoptrace collect: cannot open the trace store {db}: {exc}", file=sys.stderr)
-        return 1
+    opened = _open_store(args)
+    if isinstance(opened, int):
+        return opened
+    spool_dir = None if getattr(args, "no_spool", False) else opened.spool_dir
     spool = None
+    held: IO[str] | None = None
     try:
+        if spool_dir is not None:
+            try:
+                if opened.url is not None:  # a DuckDB file's own lock guards its spool
+                    from collector.otlp._ch_sink import SpoolInUseError, lock_spool
+
+                    try:
+                        held = lock_spool(spool_dir)
+                    except SpoolInUseError as exc:
+                        print(f"hoptrace collect: {exc}", file=sys.stderr)
+                        return 1
+                spool = Spool(spool_dir)
+            except OSError as exc:
+                print(
+                    f"hoptrace collect: cannot use the spool directory {spool_dir}: {exc} "
+                    "(choose another with --spool-dir, or --no-spool)",
+                    file=sys.stderr,
+                )
+                return 1
         try:
-            spool = None if getattr(args, "no_spool", False) else Spool(f"{db}.spool")
             receiver = Receiver(
-                writer.write,
+                opened.write,
                 host=host,
                 port=http_port,
                 grpc_port=grpc_port,
@@ -116,13 +240,14 @@ def run(args: argparse.Namespace) -> int:
 
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            receiver.start()
+            with opened.replaying():  # the spool's records may be stored already
+                receiver.start()
             served = [receiver.endpoint] if receiver.http_enabled else []
             if receiver.grpc is not None:
                 served.append(f"gRPC {receiver.grpc_endpoint}")
             print(
                 f"hoptrace collect: listening on {' and '.join(served)} "
-                f"(auth: {'bearer token' if token else 'none'}), writing to {db}",
+                f"(auth: {'bearer token' if token else 'none'}), writing to {opened.where}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -156,6 +281,11 @@ def run(args: argparse.Namespace) -> int:
         w = receiver.queue
         print(
             f"hoptrace collect: stopped; {w.written_spans} spans written"
+            + (
+                f", {opened.already_stored()} spans found stored already (not inserted again)"
+                if opened.already_stored()
+                else ""
+            )
             + (f", {w.dropped_spans} dropped after write failures" if w.dropped_spans else "")
             + (
                 f", {receiver.rejected_spans} rejected as invalid"
@@ -167,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0 if drained and not w.dropped_spans else 1
     finally:
-        writer.close()
+        opened.close()
         if spool is not None:
             spool.close()
+        if held is not None:
+            held.close()

@@ -58,8 +58,13 @@ _TRANSIENT_TEXT = (
 def is_transient(exc: BaseException) -> bool:
     """A write failure the store recovers from by itself (space, locks, a restarted child).
 
-    Errors cross the writer child's pipe as text, so the message decides, not the class.
+    Errors cross the writer child's pipe as text, so the message decides, not the class;
+    a store this layer cannot import (ClickHouse, above it) decides itself instead, by
+    giving its exception a bool `transient` attribute, which wins over the text.
     """
+    marked = getattr(exc, "transient", None)
+    if isinstance(marked, bool):
+        return marked
     if isinstance(exc, OSError):
         return True
     text = f"{type(exc).__name__}: {exc}"
