@@ -73,7 +73,7 @@ def parse_url(url: str) -> Target:
         raise ValueError(f"not a ClickHouse store URL: {url!r}")
     query = parse_qs(parts.query)
     secure = parts.scheme == "clickhouses" or query.get("secure", ["0"])[0] in ("1", "true")
-    database = parts.path.strip("/") or "default"
+    database = unquote(parts.path.strip("/")) or "default"
     return Target(
         embedded=False,
         host=parts.hostname,
@@ -191,6 +191,7 @@ def _chdb_session(path: str) -> Any:
 def _server_client(target: Target) -> Any:
     try:
         import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import OperationalError
     except ImportError as exc:
         raise ClickHouseError(
             "clickhouse:// needs the ClickHouse extra: pip install 'hoptrace[clickhouse]'"
@@ -204,8 +205,26 @@ def _server_client(target: Target) -> Any:
             password=target.password or "",
             secure=target.secure,
         )
+    except OperationalError as exc:  # the transport failed: no answer from a server
+        raise ClickHouseError(f"cannot reach {target.describe()}: {_transport_cause(exc)}") from exc
     except Exception as exc:
-        raise ClickHouseError(f"cannot reach {target.describe()}: {exc}") from exc
+        # the server answered (a wrong password, an unknown database): not "cannot reach"
+        raise ClickHouseError(f"{target.describe()} refused the connection: {exc}") from exc
+
+
+def _transport_cause(exc: BaseException) -> str:
+    """The socket-level reason under urllib3's wrapping ("Connection refused"), if any."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
+    return str(exc)
 
 
 def connect(url: str) -> Conn:

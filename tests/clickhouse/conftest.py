@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +36,28 @@ def db(tmp_path: Path) -> Path:
 def ch_url(tmp_path: Path) -> str:
     """A fresh embedded ClickHouse store for this test."""
     return f"chdb://{tmp_path / 'ch'}"
+
+
+# the server-path users: `default` (no password, as a stock server) and one with a password
+CH_SERVER_USERS = {"default": "", "ann": "s@cret"}
+
+
+@pytest.fixture(scope="session")
+def ch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A ClickHouse HTTP server on 127.0.0.1 for the session (this process's xdist worker):
+    `_http_server.py` in a subprocess, its SQL run by chdb there (see its docstring)."""
+    pytest.importorskip("clickhouse_connect")
+    from _http_server import start
+
+    server = start(tmp_path_factory.mktemp("ch-server"), CH_SERVER_USERS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ch_server_url(ch_server: Any) -> Iterator[str]:
+    """`clickhouse://127.0.0.1:PORT/DB`: a database of its own on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    ch_server.sql(f"CREATE DATABASE {name}")
+    yield ch_server.url(name)
+    ch_server.sql(f"DROP DATABASE IF EXISTS {name}")
