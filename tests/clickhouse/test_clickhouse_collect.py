@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -295,6 +296,85 @@ def test_over_a_server_an_outage_is_waited_out_and_the_spool_replayed(tmp_path: 
     assert not list(spool.glob("segment-*.log"))
 
 
+class _CutProxy:
+    """A TCP pass-through to a server on 127.0.0.1; `cut_next()` swallows the next answer
+    and closes the connection: the server did the work, the client never hears of it (a
+    connection reset after the insert committed)."""
+
+    def __init__(self, port: int) -> None:
+        self._upstream = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._cut = threading.Event()
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_next(self) -> None:
+        self._cut.set()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self._listener.accept()
+                threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self._upstream))
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while data := src.recv(65536):
+                    dst.sendall(data)
+
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                if self._cut.is_set():
+                    self._cut.clear()
+                    self.cuts += 1
+                    break
+                client.sendall(data)
+        for sock in (client, upstream):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_connection_lost_after_the_insert_committed_stores_the_spans_once(
+    tmp_path: Path,
+) -> None:
+    """The insert reached the table, its answer did not: the write queue retries (a
+    transient failure), and the retry finds the spans stored instead of inserting them
+    again."""
+    bridge = pytest.importorskip("_http_server")
+    (tmp_path / "srv").mkdir()
+    server = bridge.start(tmp_path / "srv")
+    proxy = _CutProxy(server.port)
+    try:
+        server.sql("CREATE DATABASE traces")
+        sink = ClickHouseSink(f"clickhouse://127.0.0.1:{proxy.port}/traces")
+        batch = failed_run()
+        queue = _queue(sink)
+        proxy.cut_next()
+        assert queue.put(batch)
+        assert queue.wait_idle(timeout=60)
+        queue.close()
+        assert proxy.cuts == 1
+        assert queue.written_spans == len(batch)
+        assert queue.dropped_spans == 0
+        assert sink.skipped_spans == len(batch)  # the retry found them stored
+        assert _server_rows(server, "traces") == Counter(
+            zip(batch.trace_id, batch.span_id, strict=True)
+        )
+        sink.close()
+    finally:
+        proxy.close()
+        server.stop()
+
+
 # --- the write's failures, as the write queue sees them ------------------------------
 
 
@@ -398,10 +478,12 @@ def test_a_replayed_batch_skips_spans_stored_already(ch_url: str) -> None:
         (["--store", "traces.duckdb"], 2, "--store takes chdb://PATH"),
         (["--store", "chdb://x", "--db", "y.duckdb"], 2, "not both"),
         (
-            ["--store", "clickhouse://127.0.0.1:9/db"],
+            ["--store", "clickhouse://ann:s3cret@127.0.0.1:9/db"],  # nothing listens on 9
             1,
             "cannot open the trace store clickhouse://127.0.0.1:9/db",
         ),
+        # a URL in --db names the same store
+        (["--db", "clickhouses://127.0.0.1:9/db"], 1, "store clickhouses://127.0.0.1:9/db"),
     ],
 )
 def test_bad_store_arguments_are_clear_errors(
@@ -411,6 +493,7 @@ def test_bad_store_arguments_are_clear_errors(
     err = capsys.readouterr().err
     assert says in err
     assert len(err.strip().splitlines()) == 1, err
+    assert "s3cret" not in err
 
 
 def test_an_unusable_chdb_directory_or_spool_is_a_clear_error(tmp_path: Path) -> None:
