@@ -167,7 +167,7 @@ class Engine:
             sql = text.decode("utf-8", errors="replace")
             escaped = sql.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
             # the engine's own parser: one statement, as a server accepts it
-            self.base.query("SELECT formatQuery({q:String})", "TabSeparated", params={"q": escaped})
+            conn.query("SELECT formatQuery({q:String})", "TabSeparated", params={"q": escaped})
             kind = re.match(r"\s*\(*\s*(\w+)", _blank(sql))
             produces = bool(kind and kind.group(1).lower() in _RESULT_KINDS)
             out = re.findall(r"\bFORMAT\s+(\w+)", _blank(sql), re.I)

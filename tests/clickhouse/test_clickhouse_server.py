@@ -198,6 +198,34 @@ def filled_url(ch_server: Any) -> Iterator[str]:
     ch_server.sql(f"DROP DATABASE IF EXISTS {name}")
 
 
+def test_clients_in_parallel_threads_over_the_server(ch_server_url: str) -> None:
+    """Connections of their own in threads (as the TUI's workers): every insert lands."""
+    import threading
+
+    ch = _filled(ch_server_url)
+    one = ch.conn.arrow("SELECT * FROM otel_traces LIMIT 1")
+    errors: list[Exception] = []
+
+    def work() -> None:
+        conn = connect(ch_server_url)
+        try:
+            for _ in range(10):
+                conn.insert("otel_traces", one)
+                conn.rows("SELECT count() FROM otel_traces")
+        except Exception as exc:  # collected: an assertion in a thread would not fail the test
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert ch.conn.rows("SELECT count() FROM otel_traces") == [(9 + 30,)]
+
+
 # the statements of test_clickhouse_cli.test_sql_on_clickhouse_is_read_only
 WRITES = [
     "INSERT INTO otel_traces (TraceId) VALUES ('x')",
