@@ -79,7 +79,8 @@ def load_run(db: DB | Reader, trace_id: str) -> RunBundle:
         traces = conn.execute(
             "SELECT span_id, exception_stacktrace FROM spans WHERE trace_id = ?"
             " AND exception_stacktrace IS NOT NULL"
-            " AND coalesce(error_role, 'origin') NOT IN ('propagated', 'recovered')",
+            " AND coalesce(error_role, 'origin') NOT IN ('propagated', 'recovered')"
+            " ORDER BY start_ns, span_id",
             p,
         ).fetchall()
     # the collector's diagnosis (cause_span_id: the origin it recovered), widened by every
