@@ -16,6 +16,7 @@ Store URLs:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -196,6 +197,11 @@ def _server_client(target: Target) -> Any:
         raise ClickHouseError(
             "clickhouse:// needs the ClickHouse extra: pip install 'hoptrace[clickhouse]'"
         ) from exc
+    # without a handler anywhere, Python prints the library's warnings ("Unexpected Http
+    # Driver Exception") to stderr beside our own message; an app's logging still sees them
+    library = logging.getLogger("clickhouse_connect")
+    if not any(isinstance(h, logging.NullHandler) for h in library.handlers):
+        library.addHandler(logging.NullHandler())
     try:
         return clickhouse_connect.get_client(
             host=target.host,

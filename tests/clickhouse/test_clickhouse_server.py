@@ -349,6 +349,19 @@ def test_an_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[st
     assert "cannot reach" in capsys.readouterr().err
 
 
+def test_an_unreachable_server_is_one_line_from_the_command() -> None:
+    """The real command, outside pytest's log capture: only hoptrace's own line on stderr
+    (not also clickhouse-connect's logged warning)."""
+    import subprocess
+    import sys
+
+    url = f"clickhouse://127.0.0.1:{_closed_port()}/default"
+    done = subprocess.run([sys.executable, "-m", "hoptrace", "sql", "SELECT 1", "--db", url],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == f"hoptrace sql: cannot reach {url}: Connection refused\n"
+
+
 def test_a_database_name_is_url_decoded(ch_server: Any) -> None:
     ch_server.sql("CREATE DATABASE IF NOT EXISTS `traces 2026`")
     ch = ClickHouseStore(ch_server.url("traces%202026"))
