@@ -102,6 +102,19 @@ def build(n_traces: int, first: int, seed: int):
     return b
 
 
+def tui_queries(trace: str) -> dict:
+    from collector import queries as q
+
+    flt, sort = q.RunFilter(), q.RunSort()
+    return {
+        "tui runs page": lambda db: (q.runs_count(db, flt), q.runs_page(db, flt, sort, 0, 60)),
+        "tui page 200": lambda db: q.runs_page(db, flt, q.RunSort(key="cost"), 12_000, 60),
+        "tui search": lambda db: q.runs_page(db, q.RunFilter(text="researcher"), sort, 0, 60),
+        "tui open run": lambda db: q.load_run(db, trace),
+        "tui agents": lambda db: q.agents_across(db),
+    }
+
+
 def best(fn, times: int = 3) -> float:
     out = []
     for _ in range(times):
@@ -167,6 +180,12 @@ def main() -> int:
             q = sql.format(trace=trace)
             d = best(lambda q=q: collector.query(q, duck_path))
             c = best(lambda q=q: ch.query(q))
+            print(f"{name:<16} {d * 1e3:>10.1f} {c * 1e3:>10.1f} {c / d:>12.2f}", flush=True)
+        # what the TUI asks when it opens and pages (collector.queries: DuckDB SQL, which a
+        # ClickHouse store runs transpiled)
+        for name, fn in tui_queries(trace).items():
+            d = best(lambda fn=fn: fn(duck_path))
+            c = best(lambda fn=fn: fn(ch.url))
             print(f"{name:<16} {d * 1e3:>10.1f} {c * 1e3:>10.1f} {c / d:>12.2f}", flush=True)
     ch.close()
     shutil.rmtree(tmp, ignore_errors=True)
