@@ -222,3 +222,26 @@ async def test_the_tui_browses_a_chdb_store(stores: Stores) -> None:
         await pilot.press("colon")
         await settle(pilot)
         assert isinstance(app.screen, SqlScreen)
+
+
+def test_mcp_tools_answer_the_same_on_the_store_url(stores: Stores) -> None:
+    from hoptrace._mcp import _Tools
+
+    duck, ch = _Tools(stores.duck), _Tools(stores.url)
+    ok, failed = stores.ids["ok"], stores.ids["failed"]
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("list_runs", ()),
+        ("run_summary", (failed,)),
+        ("span", (failed, stores.ids["llm"])),
+        ("agents", ()),
+        ("compare_runs", (ok, failed)),
+        ("insights", ()),
+    ]
+    for name, args in calls:
+        a = json.loads(getattr(duck, name)(*args))
+        b = json.loads(getattr(ch, name)(*args))
+        for side in (a, b):
+            side.pop("ingested_ns", None)
+        assert _first_diff(a, b) is None, name
+    sql = "SELECT name, status FROM runs ORDER BY start_ns, trace_id LIMIT 3"
+    assert json.loads(ch.sql(sql)) == json.loads(duck.sql(sql))
