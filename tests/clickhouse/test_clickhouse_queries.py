@@ -11,6 +11,7 @@ import io
 import json
 import math
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,14 +53,9 @@ def _record_demo(db: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
-    tmp = tmp_path_factory.mktemp("queries")
-    duck = tmp / "demo.duckdb"
+def duck_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    duck = tmp_path_factory.mktemp("queries") / "demo.duckdb"
     _record_demo(duck)
-    url = f"chdb://{tmp / 'ch'}"
-    ch = ClickHouseStore(url)
-    copy_from_duckdb(duck, ch)
-    derive_pass(ch.conn, lag_s=0)
     runs = q.runs_page(duck, RunFilter(), RunSort(), 0, 1000)
     failed = next(r for r in runs if r.status == "ERROR")
     ok = next(r for r in runs if r.status == "OK")
@@ -68,10 +64,33 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
     agent = next(s for s in bundle.spans if s.span_class == "agent")
     convs = q.conversations(duck)
     ids = {"failed": failed.trace_id, "cause": failed.root_cause_agent or "",
-           "cause_error": failed.root_cause_error or "", "ok": ok.trace_id, "llm": llm.span_id,
+           "cause_error": failed.root_cause_error or "",
+           "ok": ok.trace_id, "llm": llm.span_id,
            "agent": agent.span_id, "agent_name": agent.agent_name or "",
            "conversation": convs[0].conversation_id,
            "turn": q.conversation_turns(duck, convs[0].conversation_id)[-1].trace_id}  # fmt: skip
+    return duck, ids
+
+
+@pytest.fixture(scope="module", params=["chdb", "server"])
+def stores(
+    request: pytest.FixtureRequest,
+    duck_demo: tuple[Path, dict[str, str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Stores:
+    """The demo's runs in DuckDB and in ClickHouse: embedded (chdb://) and through the
+    server path (clickhouse://, clickhouse-connect against the test HTTP server)."""
+    duck, ids = duck_demo
+    if request.param == "chdb":
+        url = f"chdb://{tmp_path_factory.mktemp('queries-ch') / 'ch'}"
+    else:
+        server = request.getfixturevalue("ch_server")
+        name = f"q_{uuid.uuid4().hex[:12]}"
+        server.sql(f"CREATE DATABASE {name}")
+        url = server.url(name)
+    ch = ClickHouseStore(url)
+    copy_from_duckdb(duck, ch)
+    derive_pass(ch.conn, lag_s=0)
     return Stores(duck, url, ids)
 
 
