@@ -159,7 +159,8 @@ def _with_settings(sql: str, settings: dict[str, Any] | None) -> str:
     body = ", ".join(
         f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items()
     )
-    return f"{sql.rstrip().rstrip(';')} SETTINGS {body}"
+    # on a line of its own: a trailing `-- ...` or `# ...` comment would swallow it
+    return f"{sql.rstrip().rstrip(';')}\nSETTINGS {body}"
 
 
 _sessions_lock = threading.Lock()

@@ -292,6 +292,19 @@ def test_readonly_holds_at_the_server_without_the_lexical_wall(filled_url: str, 
     conn.close()
 
 
+@pytest.mark.parametrize("comment", ["-- note", "# note", "#! note"])
+@pytest.mark.parametrize("engine", ["chdb", "server"])
+def test_a_trailing_comment_does_not_lift_readonly(
+    request: pytest.FixtureRequest, engine: str, comment: str
+) -> None:
+    """chdb gets `readonly = 1` as a SETTINGS clause appended to the text: a line comment
+    at the end of the query once swallowed it (the file was read). A server gets it as a
+    request parameter, out of the text's reach."""
+    url = request.getfixturevalue("ch_url" if engine == "chdb" else "filled_url")
+    with pytest.raises(Refused, match="READONLY"):
+        run_guarded(f"SELECT * FROM file('/etc/hostname', 'CSV') {comment}", url)
+
+
 def test_sql_errors_over_the_server_are_plain_errors(filled_url: str) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert execute("SELECT * FROM no_such_view", filled_url, "table", out, err) == 1
