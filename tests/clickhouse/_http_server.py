@@ -9,7 +9,7 @@ for the `chdb://` side of the parity checks).
 What it does, as clickhouse-server's HTTP handler does:
 - the query is the `query` URL parameter, then a newline, then the POST body; `GET /`
   without a query and `GET /ping` answer "Ok."; a GET request runs with `readonly = 2`
-  unless the request sets `readonly`;
+  when it asks for no readonly level of its own (or for 0);
 - URL parameters that are not transport parameters (`database`, `query_id`,
   `session_id`, `default_format`, `param_*`, ...) are settings of that request only: each
   request runs on a fresh chdb connection opened with them as session settings (so a
