@@ -105,13 +105,13 @@ def _norm(x: Any) -> Any:
     return x
 
 
-def _first_diff(a: Any, b: Any, path: str = "") -> str | None:
-    """Where two normalised answers part (the assertion's message)."""
+def _first_diff(a: Any, b: Any, path: str = "", tol: float = 1e-12) -> str | None:
+    """Where two normalised answers part, floats within `tol` or 1e-9 of each other alike."""
     if type(a) is not type(b):
         return f"{path}: {a!r:.300} vs {b!r:.300}"
     if isinstance(a, dict):
         for k in a.keys() | b.keys():
-            d = _first_diff(a.get(k), b.get(k), f"{path}.{k}")
+            d = _first_diff(a.get(k), b.get(k), f"{path}.{k}", tol)
             if d:
                 return d
         return None
@@ -119,12 +119,12 @@ def _first_diff(a: Any, b: Any, path: str = "") -> str | None:
         if len(a) != len(b):
             return f"{path}: {len(a)} items vs {len(b)}"
         for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            d = _first_diff(x, y, f"{path}[{n}]")
+            d = _first_diff(x, y, f"{path}[{n}]", tol)
             if d:
                 return d
         return None
     if isinstance(a, float):  # sums differ in the last bits with the summation order
-        return None if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) else f"{path}: {a} vs {b}"
+        return None if math.isclose(a, b, rel_tol=1e-9, abs_tol=tol) else f"{path}: {a} vs {b}"
     return None if a == b else f"{path}: {a!r:.300} vs {b!r:.300}"
 
 
@@ -205,7 +205,7 @@ def test_cli_commands_on_the_store_url(stores: Stores) -> None:
     on_duck = io.StringIO()
     diff([stores.ids["ok"][:8], stores.ids["failed"][:8]], db=str(stores.duck), fmt="json",
          group_by=None, groups=None, split_at=None, out=on_duck, err=err)  # fmt: skip
-    assert json.loads(out.getvalue()) == json.loads(on_duck.getvalue())
+    assert _first_diff(json.loads(on_duck.getvalue()), json.loads(out.getvalue())) is None
     out = io.StringIO()
     assert graph(None, db=stores.url, fmt="mermaid", out=out, err=err) == 0, err.getvalue()
     assert "orchestrator" in out.getvalue()
@@ -261,6 +261,7 @@ def test_mcp_tools_answer_the_same_on_the_store_url(stores: Stores) -> None:
         b = json.loads(getattr(ch, name)(*args))
         for side in (a, b):
             side.pop("ingested_ns", None)
-        assert _first_diff(a, b) is None, name
+        # MCP rounds figures to 8 decimals: a last-bit difference can round either way
+        assert _first_diff(a, b, tol=2e-8) is None, name
     sql = "SELECT name, status FROM runs ORDER BY start_ns, trace_id LIMIT 3"
     assert json.loads(ch.sql(sql)) == json.loads(duck.sql(sql))
