@@ -237,3 +237,21 @@ def _transport_cause(exc: BaseException) -> str:
 def connect(url: str) -> Conn:
     """A connection to the store `url` (see the module doc for the forms)."""
     return Conn(parse_url(url))
+
+
+_shared_lock = threading.Lock()
+_shared: dict[Target, Conn] = {}
+
+
+def shared(url: str) -> Conn:
+    """The process's connection to `url` for reads: a server client pools its HTTP
+    connections, so every reader shares one per store (three round trips to open); an
+    embedded store's Conn is a handle on the process's one chdb session."""
+    target = parse_url(url)
+    if target.embedded:
+        return Conn(target)
+    with _shared_lock:  # keyed by the parsed target: credentials from the env count
+        conn = _shared.get(target)
+        if conn is None:
+            conn = _shared[target] = Conn(target)
+        return conn

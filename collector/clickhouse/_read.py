@@ -15,18 +15,14 @@ sqlglot as a literal node, so a value can never become SQL.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from collector.clickhouse._conn import ClickHouseError, Conn, connect
+from collector.clickhouse._conn import ClickHouseError, Conn, shared
 
 __all__ = ["ReadConnection", "read_connection", "to_clickhouse"]
-
-_conns_lock = threading.Lock()
-_conns: dict[str, Conn] = {}
 
 
 def _literal(value: Any) -> Any:
@@ -223,20 +219,8 @@ class ReadConnection:
         return self._rows.pop(0) if self._rows else None
 
 
-def _shared(url: str) -> Conn:
-    # a server client pools its HTTP connections, so readers share one per store; an
-    # embedded store's Conn is a handle on the process's one chdb session (kept by _conn)
-    if url.startswith("chdb://"):
-        return connect(url)
-    with _conns_lock:
-        conn = _conns.get(url)
-        if conn is None:
-            conn = _conns[url] = connect(url)
-        return conn
-
-
 @contextmanager
 def read_connection(url: str) -> Iterator[ReadConnection]:
     """A read connection to the ClickHouse store `url`, for hoptrace's own queries."""
-    conn = _shared(url)
+    conn = shared(url)
     yield ReadConnection(conn)

@@ -17,7 +17,7 @@ import re
 
 import pyarrow as pa
 
-from collector.clickhouse._conn import ClickHouseError, connect
+from collector.clickhouse._conn import ClickHouseError, shared
 
 READONLY: dict[str, int] = {"readonly": 1}
 _LITERALS = re.compile(
@@ -50,10 +50,12 @@ def check_readonly(sql: str) -> str:
 def run_readonly(sql: str, url: str, max_rows: int | None = None) -> pa.Table:
     """Run one read-only query against the store `url` (see the module doc)."""
     statement = check_readonly(sql)
-    conn = connect(url)
-    if max_rows is not None:
-        # one extra row tells a capped display that more existed
-        statement = f"SELECT * FROM ({statement}) LIMIT {int(max_rows) + 1}"
+    conn = shared(url)
+    first = _FIRST.match(_LITERALS.sub(" ", statement))
+    if max_rows is not None and first and first.group(1).lower() in ("select", "with"):
+        # one extra row tells a capped display that more existed; the statement on lines
+        # of its own, so a trailing `-- comment` cannot swallow the closing bracket
+        statement = f"SELECT * FROM (\n{statement}\n) LIMIT {int(max_rows) + 1}"
     try:
         return conn.arrow(statement, settings=READONLY)
     except ClickHouseError as exc:

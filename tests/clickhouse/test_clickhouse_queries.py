@@ -265,3 +265,14 @@ def test_mcp_tools_answer_the_same_on_the_store_url(stores: Stores) -> None:
         assert _first_diff(a, b, tol=2e-8) is None, name
     sql = "SELECT name, status FROM runs ORDER BY start_ns, trace_id LIMIT 3"
     assert json.loads(ch.sql(sql)) == json.loads(duck.sql(sql))
+
+
+def test_console_sql_with_a_row_cap(stores: Stores) -> None:
+    from collector.sql import run_guarded
+
+    # the cap wraps the statement: a trailing comment must not swallow the wrap's bracket
+    table = run_guarded("SELECT trace_id FROM runs -- newest", stores.url, max_rows=2)
+    assert table.num_rows == 3  # the cap plus the one that says more exist
+    # SHOW / DESCRIBE cannot be wrapped in a SELECT: they run as they are
+    assert "runs" in run_guarded("SHOW TABLES", stores.url, max_rows=50).column(0).to_pylist()
+    assert run_guarded("DESCRIBE TABLE runs", stores.url, max_rows=5).num_rows > 5
