@@ -1,7 +1,8 @@
 """`hoptrace derive --store URL [--worker I/N] [--once]`: the ClickHouse derive worker.
 
-Exit codes: 0 ok (after `--once`, or on Ctrl-C); 1 the store cannot be reached or
-refused a statement; 2 bad arguments.
+Exit codes: 0 ok (after `--once`, or on Ctrl-C); 1 the store cannot be opened at start,
+or (with `--once`) refused the pass; 2 bad arguments. A loop outlives a store that goes
+away: a failed pass is reported and retried, backing off up to 30 s.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+MAX_BACKOFF_S = 30.0
+"""The longest wait between failed passes of a `hoptrace derive` loop."""
 
 
 def parse_worker(text: str) -> tuple[int, int]:
@@ -45,8 +49,29 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         store = ClickHouseStore(args.store, ttl_days=args.ttl_days)
+    except ClickHouseError as exc:
+        print(f"hoptrace derive: {exc}", file=sys.stderr)
+        return 1
+    failing = 0  # passes failed in a row
+    try:
         while True:
-            stats = derive_pass(store.conn, worker=worker, workers=workers, lag_s=args.lag)
+            try:
+                stats = derive_pass(store.conn, worker=worker, workers=workers, lag_s=args.lag)
+            except ClickHouseError as exc:
+                if args.once:
+                    print(f"hoptrace derive: {exc}", file=sys.stderr)
+                    return 1
+                # a pass is idempotent and its watermark moves only after its rows are in:
+                # a worker outlives a server restart and retries, backing off
+                failing += 1
+                wait = min(args.interval * 2**failing, MAX_BACKOFF_S)
+                print(f"hoptrace derive: {exc} (pass failed, retrying in {wait:g} s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                time.sleep(wait)
+                continue
+            if failing:
+                print(f"hoptrace derive {worker}/{workers}: the store answers again", flush=True)
+                failing = 0
             if stats.traces or args.once:
                 print(
                     f"hoptrace derive {worker}/{workers}: {stats.traces} trace(s), "
@@ -56,8 +81,5 @@ def run(args: argparse.Namespace) -> int:
             if args.once:
                 return 0
             time.sleep(args.interval)
-    except ClickHouseError as exc:
-        print(f"hoptrace derive: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 0
