@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from collector._paths import DB_ENV, DEFAULT_DB_NAME, is_store_url, resolve_db
+from collector._paths import DB_ENV, DEFAULT_DB_NAME, is_store_url, resolve_db, resolve_store
 
 if TYPE_CHECKING:
     from collector._exporter import DuckDBSpanExporter
@@ -67,6 +67,7 @@ __all__ = [
     "query",
     "read_connection",
     "resolve_db",
+    "resolve_store",
     "spans_to_batch",
 ]
 

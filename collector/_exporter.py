@@ -28,6 +28,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from collector._paths import is_store_url, resolve_store
 from collector.ingest import Staged, merge, spans_to_batch, stage
 from collector.store import WRITE_TIMEOUT_S, WriteQueue, open_writer
 
@@ -73,6 +74,13 @@ class DuckDBSpanExporter(SpanExporter):
         timeout: float = WRITE_TIMEOUT_S,
         writer_process: bool | None = None,
     ) -> None:
+        store = resolve_store(db)  # $HOPTRACE_DB too
+        if is_store_url(store):
+            raise ValueError(
+                f"DuckDBSpanExporter writes a DuckDB file, not {str(store).split('@')[-1]!r}: send "
+                "spans to a ClickHouse store over OTLP (`hoptrace collect --store URL`, or an "
+                "OTel Collector with the clickhouse exporter)"
+            )
         self._db = db
         self._writer_process = writer_process
         self._sync = flush_interval <= 0

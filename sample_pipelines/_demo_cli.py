@@ -76,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     if isinstance(config, str):
         return _error(config)
+    from collector import is_store_url, resolve_store
+
+    if is_store_url(resolve_store(args.db)):  # --db or $HOPTRACE_DB
+        return _error(
+            "the demo writes a DuckDB file; for ClickHouse run it with --db FILE and copy the "
+            "file with collector.clickhouse.copy_from_duckdb, or point an OTLP exporter at "
+            "`hoptrace collect --store URL`"
+        )
     db = Path(args.db) if args.db else _default_db()
     if db.parent and not db.parent.exists():
         return _error(f"directory {str(db.parent)!r} does not exist")

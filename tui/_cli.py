@@ -12,11 +12,9 @@ __all__ = ["resolve_db", "run"]
 def resolve_db(args: argparse.Namespace) -> Path | str:
     """The positional DB, else `--db`, else the default every command uses (a ClickHouse
     store URL is kept as given)."""
-    from collector import is_store_url
-    from collector import resolve_db as resolve
+    from collector import resolve_store
 
-    given = getattr(args, "db_path", None) or getattr(args, "db", None)
-    return str(given) if is_store_url(given) else resolve(given)
+    return resolve_store(getattr(args, "db_path", None) or getattr(args, "db", None))
 
 
 def run(args: argparse.Namespace) -> int:

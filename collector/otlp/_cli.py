@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
-from collector._paths import is_store_url
+from collector._paths import is_store_url, resolve_store
 
 if TYPE_CHECKING:
     from collector.ingest import SpanBatch
@@ -80,6 +80,8 @@ def _open_store(args: argparse.Namespace) -> _Opened | int:
     if url is not None and db is not None:
         print("hoptrace collect: give --db or --store, not both", file=sys.stderr)
         return 2
+    if url is None and db is None and is_store_url(resolve_store(None)):
+        db = str(resolve_store(None))  # $HOPTRACE_DB names a ClickHouse store
     if url is None and is_store_url(db):
         url, db = db, None
     if url is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector._paths import is_store_url
+from collector._paths import is_store_url, resolve_store
 from collector.queries._read import DB, _connect
 from collector.queries._types import (
     SqlResult,
@@ -46,6 +46,7 @@ def check_store(db: DB, timeout: float = 3.0) -> None:
         read_connection,
     )
 
+    db = resolve_store(db)
     if is_store_url(db):
         from collector.clickhouse import ClickHouseError
 

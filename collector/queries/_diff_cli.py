@@ -45,7 +45,7 @@ def execute(
     import duckdb
 
     from collector import queries
-    from collector._paths import is_store_url, resolve_db
+    from collector._paths import resolve_store
     from collector.store import StoreError
 
     def fail(code: int, message: str) -> int:
@@ -59,7 +59,7 @@ def execute(
         return fail(2, "give two run ids (RUN_A RUN_B), or --group-by ATTRIBUTE")
     if groups and not grouped:
         return fail(2, "--groups needs --group-by")
-    path: str | Path = db if is_store_url(db) and db is not None else resolve_db(db)
+    path = resolve_store(db)
     if isinstance(path, Path) and not path.exists():
         return fail(1, f"no trace store at {path}")
     when: datetime | None = None

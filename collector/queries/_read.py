@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collector._paths import is_store_url
+from collector._paths import is_store_url, resolve_store
 
 DB = str | Path | None
 
@@ -35,6 +35,7 @@ def _connect(db: DB | Reader) -> Iterator[Any]:
     if isinstance(db, Reader):
         yield db.conn
         return
+    db = resolve_store(db)  # $HOPTRACE_DB may name a ClickHouse store too
     if is_store_url(db):
         # a ClickHouse store: the same SQL, transpiled (needs hoptrace[clickhouse])
         from collector.clickhouse import read_connection as clickhouse_read

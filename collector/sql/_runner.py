@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from collector._paths import is_store_url, resolve_db
+from collector._paths import is_store_url, resolve_db, resolve_store
 from collector.sql._guard import Refused, check
 from collector.store import (
     READ_TIMEOUT_S,
@@ -89,6 +89,7 @@ def run_guarded(
     """
     import pyarrow as pa
 
+    db = resolve_store(db)  # $HOPTRACE_DB may name a ClickHouse store too
     if isinstance(db, str) and is_store_url(db):
         return _run_clickhouse(sql, db, params, max_rows)
     statement = check(sql)
