@@ -160,8 +160,17 @@ def view_ddl() -> dict[str, str]:
     return out
 
 
+# Tables whose rows a re-derivation replaces but never removes (a trace only gains spans;
+# it keeps its one runs row): FINAL alone shows their latest rows, and a query on one
+# trace reads it by the sorting key. The others (agents, handoffs, errors) can lose a row
+# when a trace is derived again, so they filter by the trace's latest version too.
+KEPT_ROWS = frozenset({"hoptrace_span_t", "hoptrace_runs_t"})
+
+
 def latest(table: str) -> str:
     """The rows of the latest derived version of each trace in `table`."""
+    if table in KEPT_ROWS:
+        return f"(SELECT * FROM {table} FINAL)"
     return (
         f"(SELECT * FROM {table} FINAL WHERE (trace_id, _version) IN "
         f"(SELECT trace_id, max(_version) FROM {VERSIONS} GROUP BY trace_id))"
