@@ -1,25 +1,91 @@
 """The per-trace rollups of a derive pass, from the walk's temp tables (`_f`, `_cp`, `_roles`,
-`_causes`): `_facts` (per span), `_runs`, `_agents`, the handoff edges `_handoffs` and
-`_errors`, shaped like the derived span_t columns and the rollup tables."""
+`_causes`): `_facts` (per span), `_runs`, `_agents` and `_errors`, shaped like the derived
+span_t columns and the rollup tables; and, before error roles (root cause follows them),
+the handoff edges `_hand` that collector.derive._lineage turns into `_handoffs`."""
 
 from __future__ import annotations
 
 from tracer import semconv as sc
 
-__all__ = ["DATA_EDGES", "ROLLUPS"]
+__all__ = ["HANDOFFS", "LINEAGE_EDGES", "ROLLUPS"]
 
-# the data handoffs of the traces with a rejection (root cause follows them, see
-# collector.derive._error_roles): (trace_id, receiving span, producing span), as `_handoffs`
-# reads them from the links below
-DATA_EDGES = f"""
-SELECT x.trace_id, x.span_id AS to_span_id, x.l.span_id AS from_span_id
-FROM (SELECT f.trace_id, f.span_id,
-             unnest(from_json(f.handoff_links, '[{{"span_id":"VARCHAR","kind":"VARCHAR"}}]')) AS l
-      FROM _f f
-      WHERE f.handoff_links IS NOT NULL
-        AND f.trace_id IN (SELECT trace_id FROM _f WHERE rejects IS NOT NULL)) x
-WHERE coalesce(x.l.kind, '{sc.KIND_DATA}') = '{sc.KIND_DATA}' AND x.l.span_id IS NOT NULL
-ORDER BY x.trace_id, x.span_id, x.l.span_id
+# the handoffs root cause follows (see collector.derive._error_roles), in the traces with a
+# rejection: data handoffs, and any handoff whose receiver's first prompt holds the sender's
+# last model reply (content lineage, collector.derive._lineage), as
+# (trace_id, receiving span, producing span)
+LINEAGE_EDGES = f"""
+SELECT DISTINCT trace_id, to_span_id, from_span_id
+FROM _handoffs
+WHERE from_span_id IS NOT NULL AND to_span_id IS NOT NULL
+  AND (kind = '{sc.KIND_DATA}' OR lineage_text IS NOT NULL)
+  AND trace_id IN (SELECT trace_id FROM _f WHERE rejects IS NOT NULL)
+ORDER BY trace_id, to_span_id, from_span_id
+"""
+
+# the handoff edges `_hand`, before their content lineage (collector.derive._lineage)
+HANDOFFS = f"""
+CREATE OR REPLACE TEMP TABLE _links AS
+SELECT f.trace_id, f.span_id, f.agent_name, f.start_ns, unnest(from_json(f.handoff_links,
+       '[{{"span_id":"VARCHAR","kind":"VARCHAR","from_agent":"VARCHAR","payload":"VARCHAR",
+          "argument":"VARCHAR","id":"VARCHAR"}}]')) AS l
+FROM _f f WHERE f.handoff_links IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE _hand AS
+-- an agent span that says who handed over to it, or a foreign agent nested in another
+SELECT trace_id,
+       CASE WHEN told THEN handoff_from_agent ELSE outer_nm END AS from_agent,
+       agent_name AS to_agent, '{sc.KIND_DELEGATE}' AS kind,
+       CASE WHEN told THEN handoff_from_span_id ELSE outer_sid END AS from_span_id,
+       span_id AS to_span_id, start_ns,
+       CASE WHEN told THEN handoff_payload ELSE input_preview END AS payload_preview,
+       NULL AS argument, NULL AS handoff_id
+FROM (SELECT *, handoff_from_agent IS NOT NULL OR handoff_from_span_id IS NOT NULL AS told
+      FROM _f WHERE span_class = 'agent')
+WHERE told OR (NOT coalesce(native, false) AND outer_sid IS NOT NULL
+               AND outer_nm IS DISTINCT FROM agent_name)
+UNION ALL
+-- hoptrace data handoffs: a link from the producing span
+SELECT k.trace_id, coalesce(k.l.from_agent, src.agent_name), k.agent_name,
+       coalesce(k.l.kind, '{sc.KIND_DATA}'), k.l.span_id, k.span_id, k.start_ns, k.l.payload,
+       k.l.argument, k.l.id
+FROM _links k LEFT JOIN _f src ON src.trace_id = k.trace_id AND src.span_id = k.l.span_id
+UNION ALL
+-- transfers (transfer tools of LangGraph, AutoGen, ADK, the OpenAI Agents SDK, GenAI PR 98):
+-- the receiving span is the target's next agent span, usually a later sibling; a transfer
+-- that does not name its target (ADK without captured arguments) goes to the next agent
+-- to start outside the sender
+SELECT h.trace_id, coalesce(h.handoff_from_agent, h.agent_name),
+       coalesce(h.handoff_to_agent, t.agent_attr), '{sc.KIND_TRANSFER}', h.agent_span_id,
+       t.span_id, h.start_ns, NULL, NULL, NULL
+FROM (SELECT * FROM _f
+      WHERE span_class = 'handoff' OR (span_class = 'tool' AND handoff_to_agent IS NOT NULL)) h
+LEFT JOIN (
+    SELECT h.trace_id, h.span_id, arg_min(a.span_id, (a.start_ns, a.span_id)) AS target
+    FROM _f h JOIN _f a ON a.trace_id = h.trace_id AND a.span_class = 'agent'
+         AND a.start_ns >= h.start_ns
+         AND (a.agent_attr = h.handoff_to_agent
+              OR (h.handoff_to_agent IS NULL AND NOT list_contains(h.anc, a.rid)
+                  AND a.agent_attr IS DISTINCT FROM h.agent_name))
+    WHERE h.span_class IN ('handoff', 'tool')
+    GROUP BY ALL
+) g ON g.trace_id = h.trace_id AND g.span_id = h.span_id
+LEFT JOIN _f t ON t.trace_id = g.trace_id AND t.span_id = g.target
+-- nested under the transfer: the delegate edge above covers it
+WHERE NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
+           AND list_contains(t.anc, h.rid))
+  -- one transfer traced twice (AutoGen: OpenInference's tool span around the native one)
+  AND NOT EXISTS (SELECT 1 FROM _f p WHERE p.trace_id = h.trace_id AND p.span_class = 'handoff'
+                  AND list_contains(h.anc, p.rid)
+                  AND p.handoff_to_agent IS NOT DISTINCT FROM h.handoff_to_agent)
+UNION ALL
+-- announced handoffs whose receiver has not (yet) linked back
+SELECT trace_id, agent_name, e.to_agent, '{sc.KIND_EXPLICIT}', span_id, NULL,
+       coalesce(nullif(e.time_ns, 0), start_ns), e.payload, NULL, e.id
+FROM (SELECT f.*, unnest(from_json(f.handoff_events,
+             '[{{"to_agent":"VARCHAR","payload":"VARCHAR","id":"VARCHAR","time_ns":"BIGINT"}}]')) AS e
+      FROM _f f WHERE f.handoff_events IS NOT NULL) x
+WHERE e.id IS NULL OR e.id = '' OR NOT EXISTS (
+    SELECT 1 FROM _links k WHERE k.trace_id = x.trace_id AND k.l.id = x.e.id)
 """
 
 ROLLUPS = f"""
@@ -128,69 +194,6 @@ SELECT r.trace_id, r.agent_name, r.invocations, r.duration_ms, r.critical_path_m
        r.llm_calls, r.input_tokens, r.output_tokens, r.cost_usd, i.inclusive_cost_usd,
        r.error_count, r.models, r.first_start_ns
 FROM rows r LEFT JOIN inclusive i USING (trace_id, agent_name) LEFT JOIN _runs run USING (trace_id);
-
-CREATE OR REPLACE TEMP TABLE _links AS
-SELECT f.trace_id, f.span_id, f.agent_name, f.start_ns, unnest(from_json(f.handoff_links,
-       '[{{"span_id":"VARCHAR","kind":"VARCHAR","from_agent":"VARCHAR","payload":"VARCHAR",
-          "argument":"VARCHAR","id":"VARCHAR"}}]')) AS l
-FROM _f f WHERE f.handoff_links IS NOT NULL;
-
-CREATE OR REPLACE TEMP TABLE _handoffs AS
--- an agent span that says who handed over to it, or a foreign agent nested in another
-SELECT trace_id,
-       CASE WHEN told THEN handoff_from_agent ELSE outer_nm END AS from_agent,
-       agent_name AS to_agent, '{sc.KIND_DELEGATE}' AS kind,
-       CASE WHEN told THEN handoff_from_span_id ELSE outer_sid END AS from_span_id,
-       span_id AS to_span_id, start_ns,
-       CASE WHEN told THEN handoff_payload ELSE input_preview END AS payload_preview,
-       NULL AS argument, NULL AS handoff_id
-FROM (SELECT *, handoff_from_agent IS NOT NULL OR handoff_from_span_id IS NOT NULL AS told
-      FROM _f WHERE span_class = 'agent')
-WHERE told OR (NOT coalesce(native, false) AND outer_sid IS NOT NULL
-               AND outer_nm IS DISTINCT FROM agent_name)
-UNION ALL
--- hoptrace data handoffs: a link from the producing span
-SELECT k.trace_id, coalesce(k.l.from_agent, src.agent_name), k.agent_name,
-       coalesce(k.l.kind, '{sc.KIND_DATA}'), k.l.span_id, k.span_id, k.start_ns, k.l.payload,
-       k.l.argument, k.l.id
-FROM _links k LEFT JOIN _f src ON src.trace_id = k.trace_id AND src.span_id = k.l.span_id
-UNION ALL
--- transfers (transfer tools of LangGraph, AutoGen, ADK, the OpenAI Agents SDK, GenAI PR 98):
--- the receiving span is the target's next agent span, usually a later sibling; a transfer
--- that does not name its target (ADK without captured arguments) goes to the next agent
--- to start outside the sender
-SELECT h.trace_id, coalesce(h.handoff_from_agent, h.agent_name),
-       coalesce(h.handoff_to_agent, t.agent_attr), '{sc.KIND_TRANSFER}', h.agent_span_id,
-       t.span_id, h.start_ns, NULL, NULL, NULL
-FROM (SELECT * FROM _f
-      WHERE span_class = 'handoff' OR (span_class = 'tool' AND handoff_to_agent IS NOT NULL)) h
-LEFT JOIN (
-    SELECT h.trace_id, h.span_id, arg_min(a.span_id, (a.start_ns, a.span_id)) AS target
-    FROM _f h JOIN _f a ON a.trace_id = h.trace_id AND a.span_class = 'agent'
-         AND a.start_ns >= h.start_ns
-         AND (a.agent_attr = h.handoff_to_agent
-              OR (h.handoff_to_agent IS NULL AND NOT list_contains(h.anc, a.rid)
-                  AND a.agent_attr IS DISTINCT FROM h.agent_name))
-    WHERE h.span_class IN ('handoff', 'tool')
-    GROUP BY ALL
-) g ON g.trace_id = h.trace_id AND g.span_id = h.span_id
-LEFT JOIN _f t ON t.trace_id = g.trace_id AND t.span_id = g.target
--- nested under the transfer: the delegate edge above covers it
-WHERE NOT (t.span_id IS NOT NULL AND NOT coalesce(t.native, false)
-           AND list_contains(t.anc, h.rid))
-  -- one transfer traced twice (AutoGen: OpenInference's tool span around the native one)
-  AND NOT EXISTS (SELECT 1 FROM _f p WHERE p.trace_id = h.trace_id AND p.span_class = 'handoff'
-                  AND list_contains(h.anc, p.rid)
-                  AND p.handoff_to_agent IS NOT DISTINCT FROM h.handoff_to_agent)
-UNION ALL
--- announced handoffs whose receiver has not (yet) linked back
-SELECT trace_id, agent_name, e.to_agent, '{sc.KIND_EXPLICIT}', span_id, NULL,
-       coalesce(nullif(e.time_ns, 0), start_ns), e.payload, NULL, e.id
-FROM (SELECT f.*, unnest(from_json(f.handoff_events,
-             '[{{"to_agent":"VARCHAR","payload":"VARCHAR","id":"VARCHAR","time_ns":"BIGINT"}}]')) AS e
-      FROM _f f WHERE f.handoff_events IS NOT NULL) x
-WHERE e.id IS NULL OR e.id = '' OR NOT EXISTS (
-    SELECT 1 FROM _links k WHERE k.trace_id = x.trace_id AND k.l.id = x.e.id);
 
 CREATE OR REPLACE TEMP TABLE _errors AS
 SELECT r.trace_id, r.span_id, f.agent_name, f.name AS span_name, r.error_type, r.error_message,

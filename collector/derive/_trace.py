@@ -1,9 +1,10 @@
 """Facts that need the whole trace, derived in DuckDB for the traces a write touches.
 
 Input: the temp table `_all`, every span of the touched traces (stored ones merged
-with the batch), with the span_t columns in `DERIVE_COLUMNS`. Output: temp tables
-`_facts` (per span), `_runs`, `_agents`, `_handoffs`, `_errors`, shaped like the
-derived span_t columns and the rollup tables. Set-based SQL, so the cost per span
+with the batch), with the span_t columns in `DERIVE_COLUMNS`, and the model calls'
+messages the caller looks up for content lineage (collector.derive._lineage). Output:
+temp tables `_facts` (per span), `_runs`, `_agents`, `_handoffs`, `_errors`, shaped like
+the derived span_t columns and the rollup tables. Set-based SQL, so the cost per span
 stays flat however many traces a flush holds; only error roles (a few spans per
 failed run) go through Python (collector.derive._error_roles).
 
@@ -36,7 +37,9 @@ import duckdb
 import pyarrow as pa
 
 from collector.derive._error_roles import derive_errors
-from collector.derive._rollups import DATA_EDGES, ROLLUPS
+from collector.derive._lineage import TEMP as _LINEAGE_TEMP
+from collector.derive._lineage import content_lineage
+from collector.derive._rollups import HANDOFFS, LINEAGE_EDGES, ROLLUPS
 from collector.schema import DERIVED_COLUMNS, DERIVED_TABLES
 
 DERIVE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -208,7 +211,7 @@ _CAUSE_SCHEMA = pa.schema([(c, pa.string()) for c in
                            ("trace_id", "rc_span", "rc_agent", "rc_error", "rc_message")])  # fmt: skip
 
 _TEMP = ("_n", "_w", "_f", "_root", "_v", "_e", "_cp", "_facts", "_runs", "_agents", "_links",
-         "_handoffs", "_errors")  # fmt: skip
+         "_handoffs", "_errors", *_LINEAGE_TEMP)  # fmt: skip
 
 
 def _run(conn: duckdb.DuckDBPyConnection, script: str) -> None:
@@ -217,12 +220,19 @@ def _run(conn: duckdb.DuckDBPyConnection, script: str) -> None:
             conn.execute(stmt)
 
 
-def derive(conn: duckdb.DuckDBPyConnection) -> None:
-    """Derive the temp tables `_facts`, `_runs`, `_agents`, `_handoffs`, `_errors` from `_all`."""
+def derive(conn: duckdb.DuckDBPyConnection, messages: str | None = None) -> None:
+    """Derive the temp tables `_facts`, `_runs`, `_agents`, `_handoffs`, `_errors` from `_all`.
+
+    `messages`: SQL of a relation (rid, messages), the `span_t.messages` of the `_all` rows
+    listed in the temp table `_lneed` (collector.derive._lineage); None: no content lineage.
+    """
     _run(conn, _WALK)
     _run(conn, _CRITICAL_PATH)
+    # handoffs and their content lineage first: root cause follows them
+    _run(conn, HANDOFFS)
+    content_lineage(conn, messages)
     rows = conn.sql(_ERROR_SPANS).to_arrow_table().to_pylist() if _has_errors(conn) else []
-    edges = conn.execute(DATA_EDGES).fetchall() if rows else []
+    edges = conn.execute(LINEAGE_EDGES).fetchall() if rows else []
     roles, causes = derive_errors(rows, edges)
     conn.register("_roles", _table(roles, _ROLE_SCHEMA))
     conn.register("_causes", _table(causes, _CAUSE_SCHEMA))
@@ -256,6 +266,9 @@ def drop_temp(conn: duckdb.DuckDBPyConnection) -> None:
 # --- one trace, from plain dicts (tests and tools) ----------------------------------
 
 
+_OWN_MESSAGES = "SELECT rowid AS rid, messages FROM _all WHERE rowid IN (SELECT rid FROM _lneed)"
+
+
 @dataclass
 class TraceFacts:
     """Everything derived for one trace, as rows for the derived tables."""
@@ -275,12 +288,16 @@ def derive_trace(trace_id: str, spans: list[dict[str, Any]]) -> TraceFacts:
     if not spans:
         return facts
     schema = arrow_schema(DERIVE_COLUMNS)
+    # span_t.messages (normalised JSON rows) is only read for content lineage
+    with_messages = any(s.get("messages") is not None for s in spans)
+    if with_messages:
+        schema = schema.append(pa.field("messages", pa.string()))
     rows = [{c: s.get(c) for c in schema.names} | {"trace_id": trace_id} for s in spans]
     conn = duckdb.connect()
     try:
         conn.register("_input", pa.Table.from_pylist(rows, schema=schema))
         conn.execute("CREATE TEMP TABLE _all AS SELECT * FROM _input")
-        derive(conn)
+        derive(conn, _OWN_MESSAGES if with_messages else None)
         cols = ", ".join(c for c, _ in DERIVED_COLUMNS)
         facts.span_rows = conn.execute(f"SELECT {cols} FROM _facts").fetchall()
         table = {t: conn.sql(f"SELECT * FROM _{t.removesuffix('_t')}").to_arrow_table().to_pylist()

@@ -5,7 +5,8 @@ of the model calls it made itself (`agent_span_id`, or its direct children), cal
 call in start order, with their tokens and cost summed; plus, for a span whose output
 a reviewer rejected, who rejected it and why; and, for each handoff into the span,
 whether the span's first model call was sent text that the sender's last model call
-replied (content lineage: which upstream output flowed into which downstream prompt).
+replied (content lineage: which upstream output flowed into which downstream prompt,
+derived and stored on the handoff rows by collector.derive._lineage).
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ __all__ = [
 
 MAX_MESSAGE_ROWS = 2000
 """Rows read for one span's transcript (the view is not bounded; the screen must be)."""
-LINEAGE_PROBE = 160
-"""Characters of the sender's reply looked for in the receiver's prompt (from its start)."""
-MIN_LINEAGE = 16
-"""A reply shorter than this is too common a text to prove anything."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +139,7 @@ def span_conversation(db: DB | Reader, trace_id: str, span_id: str) -> SpanConve
             " ORDER BY start_ns",
             [trace_id],
         ).fetchall()
-        lineage = _lineage(conn, trace_id, span_id, calls, rows)
+        lineage = _lineage(conn, trace_id, span_id)
     reject = next(
         (
             (agent or rej.get("agent"), rej.get("reason"))
@@ -163,44 +160,14 @@ def span_conversation(db: DB | Reader, trace_id: str, span_id: str) -> SpanConve
     )
 
 
-def _lineage(
-    conn: Any, trace_id: str, span_id: str, calls: list[Any], rows: list[Any]
-) -> tuple[ContentLineage, ...]:
-    own = [c[0] for c in calls if c[0] != span_id]
-    if not own:
-        return ()
-    first = own[0]
-    prompt = "\n".join(
-        r[6] or ""
-        for r in rows
-        if r[0] == first and r[1] in ("input", "system") and r[5] != "tool_definition"
-    )
-    if not prompt:
-        return ()
-    senders = conn.execute(
-        "SELECT from_agent, from_span_id, min(start_ns) FROM handoffs"
-        " WHERE trace_id = ? AND to_span_id = ? AND from_span_id IS NOT NULL GROUP BY ALL",
+def _lineage(conn: Any, trace_id: str, span_id: str) -> tuple[ContentLineage, ...]:
+    # derived once, on the handoff rows (collector.derive._lineage); one per sender,
+    # its first handoff into this span
+    rows = conn.execute(
+        "SELECT from_agent, from_span_id, lineage_from_call, lineage_to_call, lineage_text"
+        " FROM handoffs WHERE trace_id = ? AND to_span_id = ? AND lineage"
+        " QUALIFY row_number() OVER (PARTITION BY from_span_id ORDER BY start_ns, kind) = 1"
+        " ORDER BY start_ns, from_span_id",
         [trace_id, span_id],
     ).fetchall()
-    out: list[ContentLineage] = []
-    for agent, sender, handed_ns in senders:
-        # the sender's last model call before the handoff, not one it made afterwards
-        last = conn.execute(
-            "SELECT span_id FROM spans WHERE trace_id = ? AND hoptrace_kind = 'llm'"
-            " AND agent_span_id = ? AND start_ns <= coalesce(?, start_ns)"
-            " ORDER BY start_ns DESC, span_id DESC LIMIT 1",
-            [trace_id, sender, handed_ns],
-        ).fetchone()
-        if last is None:
-            continue
-        replies = conn.execute(
-            "SELECT content FROM messages WHERE trace_id = ? AND span_id = ?"
-            " AND direction = 'output' AND part_type = 'text' ORDER BY \"index\"",
-            [trace_id, last[0]],
-        ).fetchall()
-        for (reply,) in replies:
-            probe = (reply or "").strip()[:LINEAGE_PROBE]
-            if len(probe) >= MIN_LINEAGE and probe in prompt:
-                out.append(ContentLineage(agent, sender, last[0], first, probe))
-                break
-    return tuple(out)
+    return tuple(ContentLineage(*r) for r in rows)

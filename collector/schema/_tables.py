@@ -18,14 +18,15 @@ public SQL API; their column names never change without a version bump.
 
 from __future__ import annotations
 
-SCHEMA_VERSION: int = 8
+SCHEMA_VERSION: int = 9
 """Version of the on-disk layout (v1: raw columns only; v2, v3: per-span derived facts
 in a separate table; v4: JSON columns stored as JSON, now as text and typed in the views,
 which saves DuckDB a JSON parse per column on every insert; v6: `runs.name` is the
 run's own name, the root span's name moved to `runs.root_span_name`; v7: `runs.incomplete`,
 and the framework dialects of issue 12 re-classify older files' spans; v8: the normalised
 messages of model calls, `span_t.messages` and the `messages` view, re-read from older
-files' raw attributes)."""
+files' raw attributes; v9: content lineage on the handoff rows, `handoffs.lineage*`,
+derived again for older files)."""
 
 OLDEST_MIGRATABLE: int = 1
 
@@ -168,6 +169,11 @@ HANDOFF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("payload_preview", "VARCHAR"),
     ("argument", "VARCHAR"),
     ("handoff_id", "VARCHAR"),
+    # content lineage (collector.derive._lineage): the sender's last model call, the
+    # receiver's first, and the sender's reply text found in the receiver's prompt
+    ("lineage_from_call", "VARCHAR"),
+    ("lineage_to_call", "VARCHAR"),
+    ("lineage_text", "VARCHAR"),
 )
 
 ERROR_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -250,7 +256,8 @@ FROM agents_t
 """,
     "handoffs": f"""
 SELECT trace_id, from_agent, to_agent, kind, from_span_id, to_span_id,
-       {_ts("start_ns")} AS start_time, payload_preview, argument, handoff_id, start_ns
+       {_ts("start_ns")} AS start_time, payload_preview, argument, handoff_id, start_ns,
+       lineage_text IS NOT NULL AS lineage, lineage_from_call, lineage_to_call, lineage_text
 FROM handoffs_t
 """,
     "llm_calls": f"""

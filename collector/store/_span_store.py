@@ -176,7 +176,15 @@ SELECT {_DERIVE_READ}, CASE WHEN parent_span_id IS NULL THEN attributes END, tru
 FROM _b b
 WHERE NOT EXISTS (SELECT 1 FROM span_t s WHERE {same} AND b.pending AND NOT s.pending)"""
     )
-    derive(conn)
+    # content lineage reads the messages of a handoff's two model calls only, not `_all`'s
+    messages = f"""
+SELECT a.rowid AS rid, b.messages FROM _all a JOIN _b b ON b.rowid = a.brid
+WHERE a.from_batch AND a.rowid IN (SELECT rid FROM _lneed)
+UNION ALL
+SELECT a.rowid, s.messages FROM _all a
+JOIN span_t s ON {window} AND s.trace_id = a.trace_id AND s.span_id = a.span_id
+WHERE NOT a.from_batch AND a.rowid IN (SELECT rid FROM _lneed)"""
+    derive(conn, messages)
     conn.execute(
         f"DELETE FROM span_t AS s USING _b AS b WHERE {same} AND (NOT b.pending OR s.pending)"
     )
