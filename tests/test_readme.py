@@ -84,6 +84,10 @@ VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
         "to_span_id",
         "start_time",
         "payload_preview",
+        "lineage",
+        "lineage_from_call",
+        "lineage_to_call",
+        "lineage_text",
     ),
     "llm_calls": (
         "trace_id",
