@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from collector.clickhouse._conn import ClickHouseError, Conn, shared
+from collector.clickhouse._schema import _SHAPE_TYPES
 
 __all__ = ["ReadConnection", "read_connection", "to_clickhouse"]
 
@@ -111,9 +112,6 @@ def _group_concat(g: Any, e: Any, cond: Any = None) -> str:
         sort = "arrayReverseSort" if keys[0].args.get("desc") else "arraySort"
         arr = f"arrayMap(t -> t.2, {sort}({grouped}))"
     return f"nullIf(arrayStringConcat({arr}, {sep}), '')"
-
-
-_SHAPE_TYPES = {"VARCHAR": "String", "BIGINT": "Int64", "DOUBLE": "Float64", "BOOLEAN": "Bool"}
 
 
 def _from_json(g: Any, e: Any) -> str:

@@ -77,3 +77,39 @@ def assert_same_views(db: Path, store: ClickHouseStore, *, lossy: bool = False) 
         assert len(crows) == len(drows), view
         counts[view] = len(drows)
     return counts
+
+
+# statements `hoptrace sql` must refuse on a ClickHouse store (embedded and server path)
+WRITES = [
+    "INSERT INTO otel_traces (TraceId) VALUES ('x')",
+    "DROP TABLE otel_traces",
+    "SELECT 1; DROP TABLE otel_traces",
+    "SELECT * FROM file('/etc/passwd', 'CSV')",
+    "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV')",
+    "SELECT 1 SETTINGS readonly = 0",
+    "SELECT * FROM (SELECT * FROM file('/etc/passwd', 'CSV'))",
+    "SET readonly = 0",
+    "CREATE TABLE t (a Int32) ENGINE = Memory",
+]
+
+
+def record_demo(db: Path, batch: str, **config: Any) -> None:
+    """The demo's runs (offline, DemoConfig's `config`), recorded into DuckDB by the tracer."""
+    import asyncio
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import tracer
+    from collector import DuckDBSpanExporter
+    from sample_pipelines.demo import DemoConfig, run_demo
+    from tracer.testing import capture_spans
+
+    provider = TracerProvider()
+    provider.add_span_processor(tracer.span_processor(DuckDBSpanExporter(db=db)))
+    with capture_spans():
+        tracer.configure(tracer_provider=provider)
+        try:
+            asyncio.run(run_demo(DemoConfig(**config), batch=batch))
+            tracer.flush()
+        finally:
+            provider.shutdown()

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from parity import WRITES
 from test_collector_views import failed_run, rejected_run
 
 from collector.clickhouse import ClickHouseStore
@@ -40,20 +41,7 @@ def test_derive_refuses_a_duckdb_path_and_a_bad_share(tmp_path, ch_url: str) -> 
     assert main(["derive", "--store", ch_url, "--worker", "x", "--once"]) == 2
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "INSERT INTO otel_traces (TraceId) VALUES ('x')",
-        "DROP TABLE otel_traces",
-        "SELECT 1; DROP TABLE otel_traces",
-        "SELECT * FROM file('/etc/passwd', 'CSV')",
-        "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV')",
-        "SELECT 1 SETTINGS readonly = 0",
-        "SELECT * FROM (SELECT * FROM file('/etc/passwd', 'CSV'))",
-        "SET readonly = 0",
-        "CREATE TABLE t (a Int32) ENGINE = Memory",
-    ],
-)
+@pytest.mark.parametrize("sql", WRITES)
 def test_sql_on_clickhouse_is_read_only(ch_url: str, sql: str) -> None:
     _filled(ch_url)
     with pytest.raises(Refused):

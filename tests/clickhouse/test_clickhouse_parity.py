@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from parity import assert_same_views
+from parity import assert_same_views, record_demo
 from test_collector_views import failed_run, recovered_run, rejected_run
 
 from collector import SpanStore
@@ -61,24 +60,8 @@ def test_pending_then_finished_span(db: Path, ch_url: str) -> None:
 @pytest.mark.slow
 def test_demo_runs_give_equal_views(tmp_path: Path, ch_url: str) -> None:
     """The demo's runs, recorded into DuckDB by the tracer, copied into otel_traces."""
-    from opentelemetry.sdk.trace import TracerProvider
-
-    import tracer
-    from collector import DuckDBSpanExporter
-    from sample_pipelines.demo import DemoConfig, run_demo
-    from tracer.testing import capture_spans
-
     db = tmp_path / "demo.duckdb"
-    provider = TracerProvider()
-    provider.add_span_processor(tracer.span_processor(DuckDBSpanExporter(db=db)))
-    with capture_spans():
-        tracer.configure(tracer_provider=provider)
-        try:
-            asyncio.run(run_demo(DemoConfig(runs=8, seed=11, fail_rate=0.9, scale=0.01,
-                                            baseline=True, turns=2), batch="parity"))  # fmt: skip
-            tracer.flush()
-        finally:
-            provider.shutdown()
+    record_demo(db, "parity", runs=8, seed=11, fail_rate=0.9, scale=0.01, baseline=True, turns=2)
     ch = ClickHouseStore(ch_url)
     spans = copy_from_duckdb(db, ch)
     assert spans > 50

@@ -5,7 +5,6 @@ worker), and the real app, driven by Pilot, browses a chdb store."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import json
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parity import record_demo
 
 import collector.queries as q
 from collector.clickhouse import ClickHouseStore, copy_from_duckdb, derive_pass, to_clickhouse
@@ -32,30 +32,10 @@ class Stores:
     ids: dict[str, str]
 
 
-def _record_demo(db: Path) -> None:
-    from opentelemetry.sdk.trace import TracerProvider
-
-    import tracer
-    from collector import DuckDBSpanExporter
-    from sample_pipelines.demo import DemoConfig, run_demo
-    from tracer.testing import capture_spans
-
-    provider = TracerProvider()
-    provider.add_span_processor(tracer.span_processor(DuckDBSpanExporter(db=db)))
-    with capture_spans():
-        tracer.configure(tracer_provider=provider)
-        try:
-            asyncio.run(run_demo(DemoConfig(runs=6, seed=5, fail_rate=0.6, scale=0.01,
-                                            baseline=True, turns=3), batch="queries"))  # fmt: skip
-            tracer.flush()
-        finally:
-            provider.shutdown()
-
-
 @pytest.fixture(scope="module")
 def duck_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     duck = tmp_path_factory.mktemp("queries") / "demo.duckdb"
-    _record_demo(duck)
+    record_demo(duck, "queries", runs=6, seed=5, fail_rate=0.6, scale=0.01, baseline=True, turns=3)
     runs = q.runs_page(duck, RunFilter(), RunSort(), 0, 1000)
     failed = next(r for r in runs if r.status == "ERROR")
     ok = next(r for r in runs if r.status == "OK")

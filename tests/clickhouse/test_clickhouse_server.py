@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from parity import _rows, assert_same_views
+from parity import WRITES, _rows, assert_same_views
 from test_clickhouse_parity import _dialect_cases
 from test_collector_views import failed_run, recovered_run, rejected_run
 
@@ -224,20 +224,6 @@ def test_clients_in_parallel_threads_over_the_server(ch_server_url: str) -> None
         t.join()
     assert errors == []
     assert ch.conn.rows("SELECT count() FROM otel_traces") == [(9 + 30,)]
-
-
-# the statements of test_clickhouse_cli.test_sql_on_clickhouse_is_read_only
-WRITES = [
-    "INSERT INTO otel_traces (TraceId) VALUES ('x')",
-    "DROP TABLE otel_traces",
-    "SELECT 1; DROP TABLE otel_traces",
-    "SELECT * FROM file('/etc/passwd', 'CSV')",
-    "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV')",
-    "SELECT 1 SETTINGS readonly = 0",
-    "SELECT * FROM (SELECT * FROM file('/etc/passwd', 'CSV'))",
-    "SET readonly = 0",
-    "CREATE TABLE t (a Int32) ENGINE = Memory",
-]
 
 
 @pytest.mark.parametrize("sql", WRITES)
