@@ -97,11 +97,7 @@ def _store(path: Path) -> Path:
                       end_ns=start + 2 * MS, status_code="OK", status_message=None,
                       attributes=llm, events=[], links=[], resource={"service.name": "svc"},
                       scope_name="hoptrace", scope_version=None)  # fmt: skip
-    store = SpanStore(path)
-    try:
-        store.write(batch)
-    finally:
-        store.close()
+    SpanStore(path).write(batch)  # nothing stays open between writes
     return path
 
 

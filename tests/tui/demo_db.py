@@ -372,12 +372,9 @@ def build_demo_db(path: Path) -> Path:
     rejected_run(first)
     chain_run(second)
     pending_run(second)
-    store = SpanStore(path)
-    try:
-        store.write(first)
-        store.write(second)
-    finally:
-        store.close()
+    store = SpanStore(path)  # nothing stays open between writes
+    store.write(first)
+    store.write(second)
     return path
 
 

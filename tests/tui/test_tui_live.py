@@ -147,6 +147,17 @@ print("written")
 """
 
 
+async def _write_from_another_process(db: Path) -> bytes:
+    """Run WRITER on `db` in a child process (while the app polls); its stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WRITER, str(db),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    return out
+
+
 @pytest.mark.slow
 async def test_run_written_by_another_process_appears(demo_db: Path) -> None:
     app = make_app(demo_db, poll_interval=0.1)
@@ -155,17 +166,8 @@ async def test_run_written_by_another_process_appears(demo_db: Path) -> None:
         runs = app.screen.query_one(RunsList)
         await pilot.press("down")
         selected = runs.selected_trace_id
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            WRITER,
-            str(demo_db),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
         # the UI keeps polling and reading while the other process writes the file
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-        assert proc.returncode == 0, err.decode()
+        out = await _write_from_another_process(demo_db)
         assert b"written" in out
         await wait_for(pilot, lambda: runs.count == 5)
         assert "other_process" in screen_text(pilot)
@@ -182,16 +184,7 @@ async def test_run_from_another_process_arrives_in_view_at_the_top(demo_db: Path
         runs = app.screen.query_one(RunsList)
         assert runs.count > runs.size.height
         assert runs.cursor == 0
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            WRITER,
-            str(demo_db),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-        assert proc.returncode == 0, err.decode()
+        await _write_from_another_process(demo_db)
         await wait_for(pilot, lambda: runs.count == 13)
         await settle(pilot)
         assert runs.scroll_offset.y == 0

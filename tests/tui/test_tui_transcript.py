@@ -78,11 +78,7 @@ def build_transcript_db(path: Path) -> Path:
         **_chat_attrs([review], [verdict], (50, 2)),
         "gen_ai.agent.name": "reviewer", "hoptrace.agent.span_id": REVIEWER})  # fmt: skip
     assert draft in LONG
-    store = SpanStore(path)
-    try:
-        store.write(batch)
-    finally:
-        store.close()
+    SpanStore(path).write(batch)  # nothing stays open between writes
     return path
 
 
